@@ -1,0 +1,1 @@
+namespace HyperLock.Emulator; internal static class Placeholder { }

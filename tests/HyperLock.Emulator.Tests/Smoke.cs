@@ -1,0 +1,2 @@
+namespace HyperLock.Emulator.Tests;
+public class SmokeTests { [Xunit.Fact] public void Builds() => Xunit.Assert.True(true); }

@@ -1,0 +1,1 @@
+namespace HyperLock.Toolchain; internal static class Placeholder { }

@@ -1,0 +1,1 @@
+namespace HyperLock.Verifier; internal static class Placeholder { }
