@@ -1,0 +1,281 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Iced.Intel;
+using HyperLock.Emulator.Cpu.Decode;
+using HyperLock.Emulator.Cpu.Execution;
+
+namespace HyperLock.Emulator.Cpu;
+
+/// <summary>
+/// The run loop: find the block at RIP (jump cache, then the physical code cache, then
+/// decode), execute it instruction by instruction through the handler pointers, and between
+/// blocks deliver faults, interrupts and timer deadlines. Time is the retired-instruction
+/// count plus cycles skipped while halted, so runs are deterministic.
+/// </summary>
+public sealed unsafe partial class Cpu
+{
+    internal const int ExitFault = 1, ExitCodeChanged = 2, ExitHalt = 4, ExitStop = 8, ExitEvent = 16;
+
+    /// <summary>Nonzero when the current block must stop after this instruction.</summary>
+    public int ExitRequest;
+
+    public readonly CodeCache Code = new();
+
+    private const int JumpCacheSize = 4096;
+    private readonly Block?[] _jumpCache = new Block?[JumpCacheSize];
+
+    /// <summary>Maximum instructions per decoded block.</summary>
+    public const int MaxBlockInstructions = 64;
+
+    /// <summary>When set, exceptions stop the run instead of going through the IDT (snippet runner, tests).</summary>
+    public bool InterceptExceptions { get; set; }
+
+    /// <summary>The interrupt hardware; null when nothing can interrupt.</summary>
+    public IInterruptController? Interrupts { get; set; }
+
+    /// <summary>Cycles skipped while halted; <see cref="Now"/> = retired + idle.</summary>
+    public ulong IdleCycles;
+
+    /// <summary>Virtual time in cycles: one per retired instruction plus time skipped in HLT.</summary>
+    public ulong Now => Retired + IdleCycles;
+
+    /// <summary>Virtual time at which <see cref="DeadlineReached"/> must run (device timers); ulong.MaxValue for none.</summary>
+    public ulong EventDeadline = ulong.MaxValue;
+
+    /// <summary>Called when <see cref="Now"/> reaches <see cref="EventDeadline"/>; it sets the next deadline.</summary>
+    public Action? DeadlineReached { get; set; }
+
+    public bool Halted;
+
+    /// <summary>Interrupts are inhibited until Retired reaches this value (STI and MOV SS shadows).</summary>
+    public ulong InterruptShadowUntil;
+
+    /// <summary>Set by <see cref="RequestStop"/>: the reason the run should end.</summary>
+    private StopReason _requestedStop;
+
+    private readonly HashSet<Code> _reportedUnimplemented = new();
+    private readonly byte[] _fetchBuffer = new byte[4096 + 16];
+
+    /// <summary>Asks the run to end after the current instruction (devices: debug exit, reset).</summary>
+    public void RequestStop(StopReason reason)
+    {
+        _requestedStop = reason;
+        ExitRequest |= ExitStop;
+    }
+
+    /// <summary>Logs an unimplemented instruction form once.</summary>
+    internal void ReportUnimplemented(Code code)
+    {
+        if (_reportedUnimplemented.Add(code))
+            Log?.Invoke($"unimplemented instruction {code} at rip 0x{Rip:x}: raising #UD");
+    }
+
+    /// <summary>Forms that raised #UD because they are not implemented, in order of first use.</summary>
+    public IReadOnlyCollection<Code> UnimplementedSeen => _reportedUnimplemented;
+
+    private void OnCodeWritten(ulong frame)
+    {
+        if (Code.InvalidateFrame(frame))
+        {
+            FlushJumpCache();
+            ExitRequest |= ExitCodeChanged;
+        }
+    }
+
+    internal void FlushJumpCache() => Array.Clear(_jumpCache);
+
+    /// <summary>Runs until a stop condition or until <paramref name="maxInstructions"/> more have retired.</summary>
+    public StopReason Run(ulong maxInstructions)
+    {
+        ulong end = Retired + maxInstructions;
+        if (end < Retired) end = ulong.MaxValue;
+        _requestedStop = default;
+        for (; ; )
+        {
+            if (ExitRequest != 0 || Now >= EventDeadline)
+            {
+                var stop = HandleEvents();
+                if (stop.Kind != StopKind.None) return stop;
+            }
+            if (Halted)
+            {
+                var stop = Idle();
+                if (stop.Kind != StopKind.None) return stop;
+                continue;
+            }
+            if (Interrupts != null && IF && Retired >= InterruptShadowUntil && Interrupts.HasInterrupt)
+            {
+                DeliverExternalInterrupt(Interrupts.Acknowledge());
+                continue;
+            }
+            if (Retired >= end) return new StopReason(StopKind.InstructionLimit);
+
+            Block? block = FindBlock();
+            if (block == null) continue; // fetch fault raised; delivered at the top
+
+            ulong budget = end - Retired;
+            if (EventDeadline != ulong.MaxValue)
+            {
+                ulong untilEvent = EventDeadline > Now ? EventDeadline - Now : 1;
+                if (untilEvent < budget) budget = untilEvent;
+            }
+            if (InterruptShadowUntil > Retired && InterruptShadowUntil - Retired < budget)
+                budget = InterruptShadowUntil - Retired;
+            ExecuteBlock(block, budget);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ExecuteBlock(Block block, ulong budget)
+    {
+        int count = block.Count;
+        if ((ulong)count > budget) count = (int)budget;
+        ref Insn first = ref MemoryMarshal.GetArrayDataReference(block.Insns);
+        int k = 0;
+        for (; ; )
+        {
+            ref Insn insn = ref Unsafe.Add(ref first, k);
+            insn.Exec(this, ref insn);
+            if (ExitRequest != 0)
+            {
+                if (Faulted)
+                {
+                    // A fault leaves RIP at the instruction and does not retire it; a software
+                    // interrupt (INT n, INT3, INTO) has completed and its handler set RIP past it.
+                    Retired += (ulong)(PendingSoftware != SoftwareEventKind.None ? k + 1 : k);
+                    return;
+                }
+                if (!insn.IsTerminator) Rip += insn.Len;
+                Retired += (ulong)(k + 1);
+                return;
+            }
+            if (insn.IsTerminator)
+            {
+                Retired += (ulong)(k + 1);
+                return;
+            }
+            Rip += insn.Len;
+            if (++k == count)
+            {
+                Retired += (ulong)k;
+                return;
+            }
+        }
+    }
+
+    /// <summary>Finds or decodes the block at RIP; null when fetching raised a fault.</summary>
+    private Block? FindBlock()
+    {
+        int slot = (int)((Rip ^ (Rip >> 12)) & (JumpCacheSize - 1));
+        Block? b = _jumpCache[slot];
+        if (b != null && b.Linear == Rip && b.Valid && b.Bitness == Bitness) return b;
+        b = LookupOrDecode();
+        if (b != null)
+        {
+            b.Linear = Rip;
+            _jumpCache[slot] = b;
+        }
+        return b;
+    }
+
+    private ulong CodeLinear(ulong rip) => Bitness == 64 ? rip : (Segs[Seg.Cs].Base + rip) & 0xFFFFFFFF;
+
+    private Block? LookupOrDecode()
+    {
+        ulong lin = CodeLinear(Rip);
+        if (!Translate(lin, Access.Fetch, Cpl == 3, out ulong phys)) return null;
+        Block? b = Code.Find(phys, Bitness);
+        if (b != null) return b;
+        return DecodeBlock(lin, phys);
+    }
+
+    private Block? DecodeBlock(ulong lin, ulong phys)
+    {
+        int offset = (int)(phys & 0xFFF);
+        int avail = 4096 - offset;
+        Memory.ReadBytes(phys, _fetchBuffer.AsSpan(0, avail));
+        var decoder = Decoder.Create(Bitness, new ByteArrayCodeReader(_fetchBuffer, 0, avail), Rip, DecoderOptions.None);
+        var insns = new Insn[Math.Min(MaxBlockInstructions, avail)];
+        int count = 0;
+        ulong secondFrame = ulong.MaxValue;
+        while (count < insns.Length)
+        {
+            ulong ipBefore = decoder.IP;
+            decoder.Decode(out Instruction raw);
+            if (raw.Code == Iced.Intel.Code.INVALID && decoder.LastError == DecoderError.NoMoreBytes)
+            {
+                if (count > 0) break; // the next block starts with the page-crossing instruction
+                // The first instruction crosses into the next page: fetch up to 15 bytes across.
+                ulong lin2 = (lin | 0xFFF) + 1;
+                if (!Translate(lin2, Access.Fetch, Cpl == 3, out ulong phys2)) return null;
+                Memory.ReadBytes(phys2, _fetchBuffer.AsSpan(avail, 16));
+                decoder = Decoder.Create(Bitness, new ByteArrayCodeReader(_fetchBuffer, 0, avail + 16), ipBefore, DecoderOptions.None);
+                decoder.Decode(out raw);
+                secondFrame = phys2 >> 12;
+                InsnBuilder.Build(raw, ref insns[count++]);
+                break;
+            }
+            InsnBuilder.Build(raw, ref insns[count++]);
+            if (insns[count - 1].IsTerminator) break;
+        }
+        var block = new Block(phys, Bitness, insns, count) { SecondFrame = secondFrame };
+        if (!Memory.IsCode(phys >> 12) || (secondFrame != ulong.MaxValue && !Memory.IsCode(secondFrame)))
+        {
+            Memory.MarkCode(phys >> 12);
+            if (secondFrame != ulong.MaxValue) Memory.MarkCode(secondFrame);
+            FlushWriteTlb();
+        }
+        Code.Add(block);
+        return block;
+    }
+
+    /// <summary>Delivers pending faults, runs timer deadlines, honours stop requests.</summary>
+    private StopReason HandleEvents()
+    {
+        if ((ExitRequest & ExitStop) != 0)
+        {
+            ExitRequest &= ~ExitStop;
+            return _requestedStop;
+        }
+        ExitRequest &= ~(ExitCodeChanged | ExitEvent);
+        if (Now >= EventDeadline)
+        {
+            EventDeadline = ulong.MaxValue;
+            DeadlineReached?.Invoke();
+        }
+        if (Faulted)
+        {
+            int vector = PendingVector;
+            uint err = PendingError;
+            bool hasErr = PendingHasError;
+            var soft = PendingSoftware;
+            if (PendingIsPageFault) Cr2 = PendingCr2;
+            ClearFault();
+            if (InterceptExceptions)
+                return new StopReason(StopKind.Exception, vector, err, hasErr);
+            var stop = DeliverException(vector, hasErr, err, soft);
+            if (stop.Kind != StopKind.None) return stop;
+        }
+        if ((ExitRequest & ExitHalt) != 0) ExitRequest &= ~ExitHalt;
+        if ((ExitRequest & ExitStop) != 0)
+        {
+            ExitRequest &= ~ExitStop;
+            return _requestedStop;
+        }
+        return default;
+    }
+
+    /// <summary>HLT: wait for an interrupt by skipping virtual time to the next timer deadline.</summary>
+    private StopReason Idle()
+    {
+        bool canWake = IF && Interrupts != null;
+        if (canWake && Interrupts!.HasInterrupt)
+        {
+            Halted = false;
+            return default;
+        }
+        if (!canWake || EventDeadline == ulong.MaxValue) return new StopReason(StopKind.Halted);
+        if (EventDeadline > Now) IdleCycles += EventDeadline - Now;
+        return default; // the deadline runs at the top of the loop; an interrupt may then wake us
+    }
+}

@@ -1,1 +1,0 @@
-namespace HyperLock.Emulator; internal static class Placeholder { }

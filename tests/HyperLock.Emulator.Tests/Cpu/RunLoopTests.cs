@@ -1,0 +1,84 @@
+using HyperLock.Emulator.Cpu;
+using CpuCore = HyperLock.Emulator.Cpu.Cpu;
+using HyperLock.Emulator.Cpu.Execution;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace HyperLock.Emulator.Tests.Cpu;
+
+public class RunLoopTests
+{
+    [Fact]
+    public void CountdownLoopRetiresExactInstructionCount()
+    {
+        var (env, stop) = SnippetRunner.Run(a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(rcx, 1000);
+            a.xor(eax, eax);
+            a.Label(ref top);
+            a.add(rax, 3);
+            a.dec(rcx);
+            a.jnz(top);
+            a.int3();
+        });
+        using var _ = env;
+        Assert.Equal(StopKind.Exception, stop.Kind);
+        Assert.Equal("int3", stop.ToString());
+        Assert.Equal(3000UL, env.Cpu.R(Reg.Rax));
+        Assert.Equal(0UL, env.Cpu.R(Reg.Rcx));
+        // mov, xor, 1000 x (add, dec, jnz), int3
+        Assert.Equal(2UL + 3000 + 1, env.Cpu.Retired);
+    }
+
+    [Fact]
+    public void StoreToCodePageOfRunningBlockIsSeen()
+    {
+        // The store patches the immediate of the very next instruction, inside the same block.
+        // mov rbx, imm64 (10 bytes); mov byte [rbx+15], 0x2A (4 bytes); mov al, 1 (B0 01, imm at offset 15).
+        var code = SnippetRunner.Assemble(a =>
+        {
+            a.mov(rbx, 0x400000L);
+            a.mov(__byte_ptr[rbx + 15], 0x2A);
+            a.mov(al, 0x01);
+            a.int3();
+        });
+        Assert.Equal(0xB0, code[14]);
+        using var env = new Loaders.SnippetEnvironment(code, user: false, writableCode: true);
+        var stop = env.Cpu.Run(100);
+        Assert.Equal("int3", stop.ToString());
+        Assert.Equal(0x2AUL, env.Cpu.R(Reg.Rax) & 0xFF);
+    }
+
+    [Fact]
+    public void InstructionLimitStopsExactly()
+    {
+        var (env, stop) = SnippetRunner.Run(a =>
+        {
+            var top = a.CreateLabel();
+            a.Label(ref top);
+            a.inc(rax);
+            a.jmp(top);
+        }, maxSteps: 101);
+        using var _ = env;
+        Assert.Equal(StopKind.InstructionLimit, stop.Kind);
+        Assert.Equal(101UL, env.Cpu.Retired);
+        Assert.Equal(51UL, env.Cpu.R(Reg.Rax));
+    }
+
+    [Fact]
+    public void UserWriteToReadOnlyCodeRaisesPageFaultWithErrorCode()
+    {
+        var (env, stop) = SnippetRunner.Run(a =>
+        {
+            a.mov(rbx, 0x400000);
+            a.mov(__qword_ptr[rbx], rax);
+        });
+        using var _ = env;
+        Assert.Equal(StopKind.Exception, stop.Kind);
+        Assert.Equal(Vector.PF, stop.Vector);
+        Assert.Equal(CpuCore.PfPresent | CpuCore.PfWrite | CpuCore.PfUser, stop.ErrorCode);
+        Assert.Equal(0x400000UL, env.Cpu.Cr2);
+        Assert.Equal(0x40000AUL, env.Cpu.Rip); // at the faulting mov
+    }
+}

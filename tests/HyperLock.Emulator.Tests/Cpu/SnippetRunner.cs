@@ -1,0 +1,33 @@
+using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Loaders;
+using Iced.Intel;
+
+namespace HyperLock.Emulator.Tests.Cpu;
+
+/// <summary>Assembles a snippet with Iced and runs it in the flat 64-bit environment.</summary>
+internal static class SnippetRunner
+{
+    public static byte[] Assemble(Action<Assembler> build)
+    {
+        var a = new Assembler(64);
+        build(a);
+        var w = new CodeWriterImpl();
+        a.Assemble(w, SnippetEnvironment.CodeBase);
+        return w.Bytes.ToArray();
+    }
+
+    public static (SnippetEnvironment Env, StopReason Stop) Run(Action<Assembler> build, bool user = true, ulong maxSteps = 10_000_000,
+        Action<SnippetEnvironment>? setup = null)
+    {
+        var env = new SnippetEnvironment(Assemble(build), user);
+        setup?.Invoke(env);
+        var stop = env.Cpu.Run(maxSteps);
+        return (env, stop);
+    }
+
+    private sealed class CodeWriterImpl : CodeWriter
+    {
+        public readonly List<byte> Bytes = new();
+        public override void WriteByte(byte value) => Bytes.Add(value);
+    }
+}
