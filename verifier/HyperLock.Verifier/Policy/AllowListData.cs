@@ -25,6 +25,12 @@ public static class AllowListData
         [Code.Vmwrite_r64_rm64] = new(PolicyKind.PseudoOnly, Rule.VmcsAccess, "only as 'mov r32,imm32; vmwrite' with a writable field"),
         [Code.Int_imm8] = new(PolicyKind.GateOnly, Rule.AllowList, "only as 'int GATE', the runtime gate"),
         [Code.Ud2] = InstructionPolicy.Allow("defined trap; the fault is contained like any other"),
+        [Code.Jmp_m1616] = InstructionPolicy.Forbid("far jump"),
+        [Code.Jmp_m1632] = InstructionPolicy.Forbid("far jump"),
+        [Code.Jmp_m1664] = InstructionPolicy.Forbid("far jump"),
+        [Code.Call_m1616] = InstructionPolicy.Forbid("far call"),
+        [Code.Call_m1632] = InstructionPolicy.Forbid("far call"),
+        [Code.Call_m1664] = InstructionPolicy.Forbid("far call"),
     };
 
     private static Dictionary<CpuidFeature, InstructionPolicy> BuildFeatures()
