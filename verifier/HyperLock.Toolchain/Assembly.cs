@@ -154,7 +154,10 @@ internal static class Assembly
             if (w.Bytes.Count - start != it.Size)
                 throw new ToolchainException($"internal error: item at 0x{start:x} encoded to {w.Bytes.Count - start} bytes, laid out as {it.Size}");
         }
-        Nops.Emit(w.Bytes, (Bundle - (w.Bytes.Count % Bundle)) % Bundle);
+        // A label bound at the very end must still name an instruction start: pad with at least one NOP.
+        int tail = (Bundle - (w.Bytes.Count % Bundle)) % Bundle;
+        if (tail == 0 && labels.Contains(w.Bytes.Count)) tail = Bundle;
+        Nops.Emit(w.Bytes, tail);
         return [.. w.Bytes];
     }
 

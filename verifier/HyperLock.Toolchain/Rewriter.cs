@@ -30,7 +30,8 @@ public sealed class RewriteResult
     /// <summary>Everything that could not be rewritten, by input offset.</summary>
     public IReadOnlyList<RewriteProblem> Problems { get; }
 
-    /// <summary>Input instruction offset to output offset (only when an image was produced).</summary>
+    /// <summary>Input instruction offset to output offset (only when an image was produced; the VMX halves of
+    /// <c>mov r32,imm32; vmread/vmwrite</c> pairs are not separately addressable and are left out).</summary>
     public IReadOnlyDictionary<long, long> OffsetMap { get; }
 
     /// <summary>Instructions reached from the entry points.</summary>
@@ -143,7 +144,8 @@ public static class Rewriter
                 if (entrySet.Contains(at)) asm.BindEntry(LabelAt(at));
                 else { asm.AlignBundle(); asm.Bind(LabelAt(at)); }
             }
-            else asm.Bind(LabelAt(at));
+            else if (targets.Contains(at) || instr.Code is not (Code.Vmread_rm64_r64 or Code.Vmwrite_r64_rm64))
+                asm.Bind(LabelAt(at)); // (no label between a field immediate and its VMX instruction unless something jumps there)
             string? problem = LowerOne(asm, instr, LabelAt, bytes.Length);
             if (problem is not null) problems.Add(new RewriteProblem(at, instr.ToString(), problem));
         }
@@ -156,7 +158,7 @@ public static class Rewriter
         {
             return new RewriteResult(null, [new RewriteProblem(0, "", ex.Message)], new Dictionary<long, long>(), decoded.Count, bytes.Length - reachable);
         }
-        var map = decoded.Keys.ToDictionary(k => k, k => image.OffsetOf(labels[k]));
+        var map = labels.Where(kv => decoded.ContainsKey(kv.Key)).ToDictionary(kv => kv.Key, kv => image.OffsetOf(kv.Value));
         return new RewriteResult(image, [], map, decoded.Count, bytes.Length - reachable);
     }
 

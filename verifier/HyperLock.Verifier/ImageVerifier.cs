@@ -69,7 +69,7 @@ public static class ImageVerifier
         int pos = 0;
         while (pos < len)
         {
-            if (pos > fastLimit || !FastDecoder.TryDecode(p + pos, pos, ref ins)) iced.Decode(pos, ref ins);
+            DecodeStep(p, pos, fastLimit, iced, ref ins);
             int bundleEnd = (pos & ~31) + 32;
             if (ins.Kind == InsnKind.Invalid)
             {
@@ -125,6 +125,38 @@ public static class ImageVerifier
         if ((len & 31) != 0)
             sink.Add(len & ~31, Rule.Bundles, $"image is {len} bytes, not a whole number of 32-byte bundles");
         return nBranches;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void DecodeStep(byte* p, int pos, int fastLimit, IcedDecoder iced, ref Insn ins)
+    {
+        if (pos > fastLimit || !FastDecoder.TryDecode(p + pos, pos, ref ins)) iced.Decode(pos, ref ins);
+    }
+
+    /// <summary>
+    /// The instruction starts the verifier's linear pass sees (the same decode step and the
+    /// same resynchronisation at the next bundle after undecodable bytes), for cross-checking.
+    /// </summary>
+    internal static unsafe List<int> Boundaries(ReadOnlySpan<byte> image, bool useFastPath = true)
+    {
+        var starts = new List<int>();
+        var iced = new IcedDecoder();
+        int len = image.Length;
+        int fastLimit = useFastPath ? len - FastDecoder.Lookahead : -1;
+        Insn ins = default;
+        fixed (byte* p = image)
+        {
+            iced.Reset(p, len);
+            int pos = 0;
+            while (pos < len)
+            {
+                DecodeStep(p, pos, fastLimit, iced, ref ins);
+                if (ins.Kind == InsnKind.Invalid) { pos = (pos & ~31) + 32; continue; }
+                starts.Add(pos);
+                pos += ins.Length;
+            }
+        }
+        return starts;
     }
 
     private static void Grow(ref long[] branches)
