@@ -426,7 +426,13 @@ internal static unsafe partial class Sse
         d = new Xmm(lo, hi);
     }
 
-    /// <summary>DPPS: products selected by imm8[7:4] (others +0), summed as (p0+p1)+(p2+p3), written where imm8[3:0] is set (others +0).</summary>
+    /// <summary>
+    /// DPPS: products selected by imm8[7:4] (others +0), summed, written where imm8[3:0] is set
+    /// (others +0). The SDM gives (p0+p1)+(p2+p3); the host CPU orders the operands per
+    /// destination lane k — pairs lo = k odd ? p0+p1 : p1+p0, hi = k odd ? p2+p3 : p3+p2, then
+    /// k &lt; 2 ? lo+hi : hi+lo — which only shows in which NaN propagates; we follow the host.
+    /// Flags are the same for every order (they are computed once).
+    /// </summary>
     private static void Dpps(Cpu c, ref Insn i)
     {
         if (!c.SseAvailable()) return;
@@ -435,19 +441,27 @@ internal static unsafe partial class Sse
         ref Xmm d = ref c.X(i.R0);
         int imm = (byte)i.Imm;
         var e = new FpEnv(c.Mxcsr);
-        Span<uint> t = stackalloc uint[4];
-        for (int k = 0; k < 4; k++)
-            t[k] = (imm & (0x10 << k)) != 0 ? FMul.F32(ref e, (uint)Get(d, k, 4), (uint)Get(s, k, 4), 0) : 0;
-        uint t2 = FAdd.F32(ref e, t[0], t[1], 0);
-        uint t3 = FAdd.F32(ref e, t[2], t[3], 0);
-        uint t4 = FAdd.F32(ref e, t2, t3, 0);
+        uint p0 = DpProduct(ref e, d, s, imm, 0), p1 = DpProduct(ref e, d, s, imm, 1);
+        uint p2 = DpProduct(ref e, d, s, imm, 2), p3 = DpProduct(ref e, d, s, imm, 3);
+        FAdd.F32(ref e, FAdd.F32(ref e, p1, p0, 0), FAdd.F32(ref e, p3, p2, 0), 0);
         if (!c.SseCommitFlags(e.Flags)) return;
         Xmm r = default;
         for (int k = 0; k < 4; k++)
-            if ((imm & (1 << k)) != 0) Put(ref r, k, 4, t4);
+        {
+            if ((imm & (1 << k)) == 0) continue;
+            var scratch = new FpEnv(c.Mxcsr);
+            bool odd = (k & 1) != 0;
+            uint lo = odd ? FAdd.F32(ref scratch, p0, p1, 0) : FAdd.F32(ref scratch, p1, p0, 0);
+            uint hi = odd ? FAdd.F32(ref scratch, p2, p3, 0) : FAdd.F32(ref scratch, p3, p2, 0);
+            Put(ref r, k, 4, k < 2 ? FAdd.F32(ref scratch, lo, hi, 0) : FAdd.F32(ref scratch, hi, lo, 0));
+        }
         d = r;
     }
 
+    private static uint DpProduct(ref FpEnv e, Xmm d, Xmm s, int imm, int k) =>
+        (imm & (0x10 << k)) != 0 ? FMul.F32(ref e, (uint)Get(d, k, 4), (uint)Get(s, k, 4), 0) : 0;
+
+    /// <summary>DPPD: like DPPS with two lanes; lane 1 sums p1+p0 (hardware order).</summary>
     private static void Dppd(Cpu c, ref Insn i)
     {
         if (!c.SseAvailable()) return;
@@ -460,7 +474,9 @@ internal static unsafe partial class Sse
         ulong p1 = (imm & 0x20) != 0 ? FMul.F64(ref e, d.Hi, s.Hi, 0) : 0;
         ulong sum = FAdd.F64(ref e, p0, p1, 0);
         if (!c.SseCommitFlags(e.Flags)) return;
-        d = new Xmm((imm & 1) != 0 ? sum : 0, (imm & 2) != 0 ? sum : 0);
+        var scratch = new FpEnv(c.Mxcsr);
+        ulong sum1 = FAdd.F64(ref scratch, p1, p0, 0);
+        d = new Xmm((imm & 1) != 0 ? sum : 0, (imm & 2) != 0 ? sum1 : 0);
     }
 
     // ---- MXCSR -------------------------------------------------------------------------
