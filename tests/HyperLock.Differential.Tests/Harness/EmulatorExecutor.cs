@@ -25,7 +25,29 @@ public sealed class EmulatorExecutor : IDisposable
     private SnippetEnvironment Create()
     {
         Array.Fill(_page, (byte)0xCC);
-        return new SnippetEnvironment(_page, user: true, scratchSize: ScratchLayout.ScratchSize);
+        var env = new SnippetEnvironment(_page, user: true, scratchSize: ScratchLayout.ScratchSize);
+        var added = AdvertiseHostFeatures(env.Cpu.Cpuid);
+        if (AdvertisedExtra.Count == 0) AdvertisedExtra = added;
+        return env;
+    }
+
+    /// <summary>
+    /// The emulator gates some forms (MOVBE, ADX, ...) on its CPUID profile. The comparison is
+    /// about semantics, so the emulated CPU advertises every in-scope feature the host has.
+    /// </summary>
+    /// <summary>Features the harness added to the emulator's default CPUID profile (for the report).</summary>
+    public static IReadOnlyList<string> AdvertisedExtra { get; private set; } = [];
+
+    public static IReadOnlyList<string> AdvertiseHostFeatures(CpuidProfile profile)
+    {
+        var added = new List<string>();
+        foreach (var (feature, b) in HostFeatures.CpuidBits)
+        {
+            if (!HostFeatures.HostHas(feature) || profile.HasBit(b.Leaf, b.Subleaf, b.Register, b.Bit)) continue;
+            profile.SetBit(b.Leaf, b.Subleaf, b.Register, b.Bit);
+            added.Add(feature.ToString());
+        }
+        return added;
     }
 
     /// <summary>The outcome of an emulated run: the final state and what stopped it.</summary>
@@ -50,6 +72,10 @@ public sealed class EmulatorExecutor : IDisposable
         for (int i = 0; i < 16; i++) c.R(i) = initial.Gpr[i];
         for (int i = 0; i < 16; i++) c.X(i) = new Xmm(initial.Xmm[2 * i], initial.Xmm[2 * i + 1]);
         c.Mxcsr = initial.Mxcsr;
+        c.FpuControl = initial.Fcw;
+        c.FpuStatus = initial.Fsw;
+        c.FpuAbridgedTag = initial.Ftw;
+        for (int i = 0; i < 8; i++) c.FpuRegs[(initial.Top + i) & 7] = new Float80(initial.StSignExp[i], initial.StMantissa[i]);
         c.SetRflags(initial.Rflags);
         c.Rip = ScratchLayout.CodeBase;
         c.Halted = false;
@@ -59,6 +85,15 @@ public sealed class EmulatorExecutor : IDisposable
         for (int i = 0; i < 16; i++) r.Gpr[i] = c.R(i);
         for (int i = 0; i < 16; i++) { r.Xmm[2 * i] = c.X(i).Lo; r.Xmm[2 * i + 1] = c.X(i).Hi; }
         r.Mxcsr = c.Mxcsr;
+        r.Fcw = c.FpuControl;
+        r.Fsw = c.FpuStatus;
+        r.Ftw = c.FpuAbridgedTag;
+        for (int i = 0; i < 8; i++)
+        {
+            var v = c.FpuRegs[(r.Top + i) & 7];
+            r.StMantissa[i] = v.Mantissa;
+            r.StSignExp[i] = v.SignExp;
+        }
         r.Rflags = c.GetRflags();
         bool int3 = stop.Kind == StopKind.Exception && stop.Vector == HyperLock.Emulator.Cpu.Vector.BP;
         // INT3 is a trap: the intercepted stop leaves RIP after the 0xCC byte.
