@@ -17,7 +17,7 @@ public class DifferentialTests
     public const int MinimumCoveredForms = 0;
 
     public const ulong CiSeed = 0x4879_7065_724C_6F63;
-    public const int CasesPerForm = 8;
+    public const int CasesPerForm = 16;
 
     [Fact]
     public void FixedSeedSweepMatchesTheHost()
