@@ -19,6 +19,7 @@ public static class CoverageReport
         sb.AppendLine($"seed 0x{r.Options.Seed:x}, {r.Options.CasesPerForm} cases per form, {r.Options.RandomCases} random cases");
         sb.AppendLine($"candidate forms:          {candidates}");
         sb.AppendLine($"implemented and covered:  {r.CoveredImplementedForms}");
+        sb.AppendLine($"implemented, host lacks:  {r.ImplementedButHostLacks}");
         sb.AppendLine($"unimplemented (#UD):      {r.Unimplemented.Count}");
         sb.AppendLine($"not generated:            {r.GenerationFailures.Count}");
         sb.AppendLine($"excluded forms:           {r.Excluded.Count}");
