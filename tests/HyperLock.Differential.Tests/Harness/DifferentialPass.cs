@@ -156,6 +156,7 @@ public sealed class DifferentialPass : IDisposable
         var emu = _emulator.Run(c.Bytes, c.Initial);
         var diffs = Comparison.Compare(c, native, emu.State);
         if (!emu.ReachedInt3) diffs.Insert(0, new Difference("stop", "completed", emu.Stop.ToString()));
+        if (emu.StrayWrite is ulong stray) diffs.Add(new Difference($"mem[0x{stray:x}] (outside the compared windows)", "untouched", "written"));
         return (diffs, emu.Stop.ToString());
     }
 

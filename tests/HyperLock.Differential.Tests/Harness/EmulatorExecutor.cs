@@ -51,7 +51,15 @@ public sealed class EmulatorExecutor : IDisposable
     }
 
     /// <summary>The outcome of an emulated run: the final state and what stopped it.</summary>
-    public readonly record struct Outcome(MachineState State, StopReason Stop, bool ReachedInt3);
+    /// <param name="StrayWrite">Address of a byte the emulator changed outside the compared windows, if any.</param>
+    public readonly record struct Outcome(MachineState State, StopReason Stop, bool ReachedInt3, ulong? StrayWrite);
+
+    /// <summary>
+    /// Scratch outside the compared windows starts zeroed and no generated case touches it, so
+    /// any non-zero byte there after the run is a stray emulated write. (Natively that area is
+    /// not checked: a signal frame may land below RSP.)
+    /// </summary>
+    private readonly byte[] _rest = new byte[ScratchLayout.ScratchSize];
 
     public Outcome Run(ReadOnlySpan<byte> code, MachineState initial)
     {
@@ -100,7 +108,19 @@ public sealed class EmulatorExecutor : IDisposable
         r.Rip = int3 ? c.Rip - 1 : c.Rip;
         _env.Memory.ReadBytes(ScratchLayout.DataBase, r.Data);
         _env.Memory.ReadBytes(ScratchLayout.StackWindowBase, r.Stack);
-        return new Outcome(r, stop, int3);
+        _env.Memory.ReadBytes(ScratchLayout.ScratchBase, _rest);
+        ulong? stray = null;
+        ulong dataEnd = ScratchLayout.DataBase + ScratchLayout.DataSize - ScratchLayout.ScratchBase;
+        ulong stackStart = ScratchLayout.StackWindowBase - ScratchLayout.ScratchBase;
+        ulong stackEnd = stackStart + ScratchLayout.StackWindowSize;
+        int at = _rest.AsSpan((int)dataEnd, (int)(stackStart - dataEnd)).IndexOfAnyExcept((byte)0);
+        if (at >= 0) stray = ScratchLayout.ScratchBase + dataEnd + (ulong)at;
+        else
+        {
+            at = _rest.AsSpan((int)stackEnd).IndexOfAnyExcept((byte)0);
+            if (at >= 0) stray = ScratchLayout.ScratchBase + stackEnd + (ulong)at;
+        }
+        return new Outcome(r, stop, int3, stray);
     }
 
     public void Dispose() => _env.Dispose();
