@@ -391,7 +391,7 @@ public static class CaseBuilder
                 case Mnemonic.Xlatb:
                     _s.Gpr[3] = ScratchLayout.DataBase + 0x400 + (ulong)_rng.Below(0x400);
                     return null;
-                case Mnemonic.Maskmovdqu:
+                case Mnemonic.Maskmovdqu or Mnemonic.Maskmovq:
                     _s.Gpr[7] = ScratchLayout.DataBase + ScratchLayout.Margin + (ulong)_rng.Below(0x800);
                     return null;
                 case Mnemonic.Div or Mnemonic.Idiv:
