@@ -8,7 +8,7 @@ namespace HyperLock.Differential.Tests;
 /// TestResults/differential-report.txt next to the test assembly.
 /// </summary>
 [Trait("Category", "Differential")]
-public class DifferentialTests
+public class DifferentialTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     /// <summary>
     /// Implemented forms the fixed-seed pass must cover. Set to what main achieved when the harness
@@ -27,7 +27,10 @@ public class DifferentialTests
         string report = CoverageReport.Render(result);
         string dir = Path.Combine(AppContext.BaseDirectory, "TestResults");
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "differential-report.txt"), report);
+        string path = Path.Combine(dir, "differential-report.txt");
+        File.WriteAllText(path, report);
+        output.WriteLine(CoverageReport.Summary(result));
+        output.WriteLine("full report: " + path);
 
         Assert.True(result.Mismatches.Count == 0,
             $"{result.Mismatches.Count} implemented forms mismatch the host:\n" +
