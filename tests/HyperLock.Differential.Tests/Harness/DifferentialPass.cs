@@ -108,7 +108,8 @@ public sealed class DifferentialPass : IDisposable
                 int n = Math.Min(Batch, options.RandomCases - start);
                 var rnd = new Rnd(options.Seed + 0x632BE59BD9B4E019UL * (ulong)(b + 1));
                 foreach (var (form, r) in Gen.Sample(gen, n, rnd, 16)) Execute(form, r, result, options);
-                options.Progress?.Invoke($"random: {start + n}/{options.RandomCases} cases, {result.MismatchingCases} mismatching");
+                if (b % 20 == 19 || start + n >= options.RandomCases)
+                    options.Progress?.Invoke($"random: {start + n}/{options.RandomCases} cases, {result.MismatchingCases} mismatching");
             }
         }
         result.Elapsed = sw.Elapsed;

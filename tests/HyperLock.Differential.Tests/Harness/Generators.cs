@@ -57,14 +57,14 @@ public static class Generators
         (3, U64),
         (1, Gen.Elements(IntegerEdges)));
 
-    /// <summary>Arithmetic flags and DF; the reserved bit 1 and IF as a CPL3 process has them.</summary>
-    public static readonly Gen<ulong> Rflags = Gen.Choose(0, 0x7F).Select(bits =>
+    /// <summary>Arithmetic flags random, DF set a quarter of the time, plus bit 1 and IF as a CPL3 process has them.</summary>
+    public static readonly Gen<ulong> Rflags = Gen.Zip(Gen.Choose(0, 63), Gen.Choose(0, 3), (bits, df) =>
     {
+        ulong[] arith = [0x001, 0x004, 0x010, 0x040, 0x080, 0x800]; // CF PF AF ZF SF OF
         ulong f = 0x202;
-        ulong[] map = [0x001, 0x004, 0x010, 0x040, 0x080, 0x800, 0x400];
-        for (int k = 0; k < map.Length; k++)
-            if ((bits >> k & 1) != 0 && (k < 6 || (bits & 0x7F) > 0x60)) f |= map[k]; // DF set about a quarter of the time
-        return f;
+        for (int k = 0; k < arith.Length; k++)
+            if (((bits >> k) & 1) != 0) f |= arith[k];
+        return df == 0 ? f | 0x400 : f;
     });
 
     /// <summary>Every exception masked (an unmasked one would be SIGFPE natively); RC, FTZ, DAZ and sticky flags random.</summary>
