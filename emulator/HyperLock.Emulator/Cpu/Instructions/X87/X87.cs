@@ -55,11 +55,6 @@ internal static unsafe partial class X87
         OpcodeBase[(int)code] = (ushort)fop;
     }
 
-    private static void SetAll(Mnemonic m, delegate*<Cpu, ref Insn, void> handler)
-    {
-        foreach (var c in FormTable.Legacy(m)) Set(c, handler);
-    }
-
     // ---- entry checks ----------------------------------------------------------------------
 
     /// <summary>#NM and pending-#MF checks of a waiting x87 instruction; false when it faulted.</summary>
