@@ -87,7 +87,7 @@ public sealed class DifferentialPass : IDisposable
             if (options.CasesPerForm > 0)
             {
                 var rnd = new Rnd(options.Seed ^ ((ulong)form.Code * 0x9E3779B97F4A7C15UL));
-                var samples = Gen.Sample(Generators.CaseFor(form), 16, rnd, options.CasesPerForm);
+                var samples = Gen.Sample(Generators.CaseFor(form), options.CasesPerForm, rnd, 16);
                 foreach (var r in samples) Execute(form, r, result, options);
             }
             if (++done % 200 == 0) options.Progress?.Invoke($"sweep: {done}/{runnable.Count} forms, {result.CasesRun} cases");
@@ -101,7 +101,7 @@ public sealed class DifferentialPass : IDisposable
             {
                 int n = Math.Min(Batch, options.RandomCases - start);
                 var rnd = new Rnd(options.Seed + 0x632BE59BD9B4E019UL * (ulong)(b + 1));
-                foreach (var (form, r) in Gen.Sample(gen, 16, rnd, n)) Execute(form, r, result, options);
+                foreach (var (form, r) in Gen.Sample(gen, n, rnd, 16)) Execute(form, r, result, options);
                 options.Progress?.Invoke($"random: {start + n}/{options.RandomCases} cases, {result.MismatchingCases} mismatching");
             }
         }
@@ -130,6 +130,16 @@ public sealed class DifferentialPass : IDisposable
         int steps = 0;
         if (options.Minimize) (c, diffs, stop, steps) = Minimize(c, diffs, stop);
         result.Mismatches[form.Code] = new Mismatch(c, diffs, stop, steps);
+    }
+
+    /// <summary>Runs one case both ways; null when they agree, else the minimized mismatch.</summary>
+    public Mismatch? Check(DiffCase c, bool minimize = true)
+    {
+        var (diffs, stop) = RunBoth(c);
+        if (diffs.Count == 0) return null;
+        int steps = 0;
+        if (minimize) (c, diffs, stop, steps) = Minimize(c, diffs, stop);
+        return new Mismatch(c, diffs, stop, steps);
     }
 
     /// <summary>Runs one case both ways and compares.</summary>

@@ -64,7 +64,7 @@ public static class SafetyGate
             case Mnemonic.Popf or Mnemonic.Popfq:
             {
                 ulong img = s.ReadMemory(s.Gpr[4], form.Mnemonic == Mnemonic.Popf ? 2 : 8);
-                if ((img & ~0xFD7UL) != 0) return $"POPF image 0x{img:x} sets system flags";
+                if ((img & ~0xED7UL) != 0) return $"POPF image 0x{img:x} sets system flags";
                 break;
             }
             case Mnemonic.Ldmxcsr:

@@ -354,14 +354,15 @@ public static class Fp
         bool s = ua.Sign ^ ub.Sign;
         if ((ua.Kind == Class.Infinity && ub.Kind == Class.Infinity) || (ua.Kind == Class.Zero && ub.Kind == Class.Zero))
             return InvalidResult(ref ctx);
-        if (ua.Denormal || ub.Denormal) ctx.Flags |= DE;
-        if (ua.Kind == Class.Infinity) return SignedInfinity(s);
-        if (ub.Kind == Class.Infinity) return SignedZero(s);
-        if (ub.Kind == Class.Zero)
+        if (ub.Kind == Class.Zero && ua.Kind != Class.Infinity)
         {
+            // Zero divisor: #Z (a denormal dividend does not also raise #D, as on hardware).
             ctx.Flags |= ZE;
             return SignedInfinity(s);
         }
+        if (ua.Denormal || ub.Denormal) ctx.Flags |= DE;
+        if (ua.Kind == Class.Infinity) return SignedInfinity(s);
+        if (ub.Kind == Class.Infinity) return SignedZero(s);
         if (ua.Kind == Class.Zero) return SignedZero(s);
         // Two-step long division: 128 quotient bits plus a sticky remainder.
         UInt128 num = (UInt128)ua.Sig << 64;
@@ -484,8 +485,12 @@ public static class Fp
         return new Float80((ushort)((s ? 0x8000 : 0) | (Float80.Bias + 63 - lz)), m << lz);
     }
 
-    /// <summary>Exact widening of a double (FLD m64, arithmetic m64 operands): SNaN → #IA and quieted, denormal → #D.</summary>
-    public static Float80 FromDouble(ulong bits, ref FpContext ctx)
+    /// <summary>
+    /// Exact widening of a double (FLD m64, arithmetic m64 operands): denormal → #D; SNaN → #IA
+    /// and quieted, or with <paramref name="keepSignaling"/> kept signaling for the arithmetic's
+    /// own NaN rules (which compare the unquieted significands).
+    /// </summary>
+    public static Float80 FromDouble(ulong bits, ref FpContext ctx, bool keepSignaling = false)
     {
         bool s = (bits >> 63) != 0;
         int e = (int)((bits >> 52) & 0x7FF);
@@ -494,7 +499,11 @@ public static class Fp
         if (e == 0x7FF)
         {
             if (f == 0) return SignedInfinity(s);
-            if ((f & (1UL << 51)) == 0) ctx.Flags |= IE;
+            if ((f & (1UL << 51)) == 0)
+            {
+                if (keepSignaling) return new Float80((ushort)(sw | 0x7FFF), Float80.JBit | (f << 11));
+                ctx.Flags |= IE;
+            }
             return new Float80((ushort)(sw | 0x7FFF), Float80.JBit | Float80.QuietBit | (f << 11));
         }
         if (e == 0)
@@ -508,7 +517,7 @@ public static class Fp
     }
 
     /// <summary>Exact widening of a single (FLD m32, arithmetic m32 operands).</summary>
-    public static Float80 FromSingle(uint bits, ref FpContext ctx)
+    public static Float80 FromSingle(uint bits, ref FpContext ctx, bool keepSignaling = false)
     {
         bool s = (bits >> 31) != 0;
         int e = (int)((bits >> 23) & 0xFF);
@@ -517,7 +526,11 @@ public static class Fp
         if (e == 0xFF)
         {
             if (f == 0) return SignedInfinity(s);
-            if ((f & (1UL << 22)) == 0) ctx.Flags |= IE;
+            if ((f & (1UL << 22)) == 0)
+            {
+                if (keepSignaling) return new Float80((ushort)(sw | 0x7FFF), Float80.JBit | (f << 40));
+                ctx.Flags |= IE;
+            }
             return new Float80((ushort)(sw | 0x7FFF), Float80.JBit | Float80.QuietBit | (f << 40));
         }
         if (e == 0)
@@ -661,8 +674,8 @@ public static class Fp
     /// <summary>
     /// FPREM (truncating quotient) / FPREM1 (IEEE, nearest quotient): partial remainder of a by b.
     /// <paramref name="quotientBits"/> gets the low three quotient bits; <paramref name="incomplete"/>
-    /// (C2) is set when the exponent difference d is 64 or more and only a partial reduction was
-    /// done (by d - N bits, N from <see cref="PartialReductionBits"/>).
+    /// (C2) is set when the exponent difference d is 64 or more and only a partial reduction by N
+    /// bits was done (N from <see cref="PartialReductionBits"/>).
     /// </summary>
     public static Float80 Remainder(Float80 a, Float80 b, bool ieee, ref FpContext ctx, out int quotientBits, out bool incomplete)
     {
@@ -675,10 +688,7 @@ public static class Fp
         if (ua.Kind == Class.Infinity || ub.Kind == Class.Zero) return InvalidResult(ref ctx);
         if (ua.Denormal || ub.Denormal) ctx.Flags |= DE;
         if (ua.Kind == Class.Zero || ub.Kind == Class.Infinity)
-        {
-            if (ua.Denormal) return RoundPack(ua.Sign, ua.Exp, (UInt128)ua.Sig << 64, ref ctx);
-            return a;
-        }
+            return ua.Denormal ? RoundPackExact(ua.Sign, ua.Exp, (UInt128)ua.Sig << 64, ref ctx) : a; // pseudo-denormals normalize
         int d = ua.Exp - ub.Exp;
         if (d < 0)
         {
@@ -696,7 +706,7 @@ public static class Fp
         if (d >= 64)
         {
             incomplete = true;
-            reduce = d - PartialReductionBits(d);
+            reduce = PartialReductionBits(d);
         }
         // Remainder of ma * 2^reduce by mb, at most 62 quotient bits per step; only the low
         // quotient bits are kept.
@@ -733,9 +743,10 @@ public static class Fp
     }
 
     /// <summary>
-    /// Exponent-difference bits left after one partial FPREM step when the difference is 64 or
-    /// more (SDM: "N, an implementation-dependent number between 32 and 63"). This model uses
-    /// 32 + (d mod 32).
+    /// Exponent bits removed by one partial FPREM step when the exponent difference d is 64 or
+    /// more (SDM: "N, an implementation-dependent number between 32 and 63"; the result keeps
+    /// an exponent difference of d - N). This model uses 32 + (d mod 32), which matches the
+    /// host processor the differential tests run on.
     /// </summary>
     public static int PartialReductionBits(int d) => 32 + (d & 31);
 
@@ -773,7 +784,12 @@ public static class Fp
             if (e >= 0) n = e > 20 ? 1 << 20 : (long)(ub.Sig >> (63 - e));
             if (ub.Sign) n = -n;
         }
-        return RoundPack(ua.Sign, (int)(ua.Exp + n), (UInt128)ua.Sig << 64, ref ctx);
+        // Precision control does not apply to FSCALE: only out-of-range results round.
+        var c = ctx;
+        c.Precision = 64;
+        var r = RoundPack(ua.Sign, (int)(ua.Exp + n), (UInt128)ua.Sig << 64, ref c);
+        ctx.Flags = c.Flags;
+        return r;
     }
 
     /// <summary>FXTRACT: exponent (as a value) and significand (exponent 0) of a.</summary>

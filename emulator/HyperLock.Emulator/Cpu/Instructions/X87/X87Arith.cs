@@ -65,8 +65,33 @@ internal static unsafe partial class X87
         _ => Fp.Div(b, a, ref ctx),
     };
 
+    /// <summary>
+    /// Converts a memory operand (m32/m64) with the x87's exception priorities: an SNaN stays
+    /// signaling (the operation raises #IA and picks the NaN by the unquieted significands); a
+    /// denormal is only reported through <paramref name="denormal"/>, because #D is not raised
+    /// when the register operand is a NaN or unsupported (or is a zero divisor).
+    /// </summary>
+    private static Float80 ConvertOperand(ulong bits, bool single, ref FpContext ctx, out bool denormal)
+    {
+        var conv = ctx;
+        conv.Flags = 0;
+        var v = single ? Fp.FromSingle((uint)bits, ref conv, keepSignaling: true) : Fp.FromDouble(bits, ref conv, keepSignaling: true);
+        ctx.Flags |= conv.Flags & Fp.IE;
+        denormal = (conv.Flags & Fp.DE) != 0;
+        return v;
+    }
+
+    /// <summary>#D for a denormal memory operand, unless the register operand takes priority.</summary>
+    private static void MemoryDenormal(Float80 reg, int op, ref FpContext ctx)
+    {
+        var k = Fp.Unpack(reg).Kind;
+        if (k is Fp.Class.Unsupported or Fp.Class.QNaN or Fp.Class.SNaN) return;
+        if (op == OpDivr && k == Fp.Class.Zero) return;
+        ctx.Flags |= Fp.DE;
+    }
+
     /// <summary>ST(dst) ← ST(dst) op src, then an optional pop; handles an empty destination.</summary>
-    private static void ArithInto(Cpu c, int dst, Float80 src, int op, ref FpContext ctx, bool pop)
+    private static void ArithInto(Cpu c, int dst, Float80 src, int op, ref FpContext ctx, bool pop, bool srcDenormal = false)
     {
         if (c.StEmpty(dst))
         {
@@ -77,6 +102,7 @@ internal static unsafe partial class X87
             }
             return;
         }
+        if (srcDenormal) MemoryDenormal(c.St(dst), op, ref ctx);
         var r = Compute(op, c.St(dst), src, ref ctx);
         bool ok = MayCommit(ctx, PreRegister);
         Record(c, ctx, ok);
@@ -92,8 +118,8 @@ internal static unsafe partial class X87
         if (c.Faulted) return;
         NoteMem(c, ref i);
         var ctx = Ctx(c);
-        var src = Fp.FromSingle(bits, ref ctx);
-        ArithInto(c, 0, src, ArithOp[(int)i.Code], ref ctx, pop: false);
+        var src = ConvertOperand(bits, single: true, ref ctx, out bool denormal);
+        ArithInto(c, 0, src, ArithOp[(int)i.Code], ref ctx, pop: false, denormal);
     }
 
     private static void ArithM64(Cpu c, ref Insn i)
@@ -103,8 +129,8 @@ internal static unsafe partial class X87
         if (c.Faulted) return;
         NoteMem(c, ref i);
         var ctx = Ctx(c);
-        var src = Fp.FromDouble(bits, ref ctx);
-        ArithInto(c, 0, src, ArithOp[(int)i.Code], ref ctx, pop: false);
+        var src = ConvertOperand(bits, single: false, ref ctx, out bool denormal);
+        ArithInto(c, 0, src, ArithOp[(int)i.Code], ref ctx, pop: false, denormal);
     }
 
     private static void ArithInt(Cpu c, ref Insn i)

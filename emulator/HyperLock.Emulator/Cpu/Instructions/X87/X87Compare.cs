@@ -68,7 +68,8 @@ internal static unsafe partial class X87
         if (c.Faulted) return;
         NoteMem(c, ref i);
         var ctx = Ctx(c);
-        var b = Fp.FromSingle(bits, ref ctx);
+        var b = ConvertOperand(bits, single: true, ref ctx, out bool denormal);
+        if (denormal && !c.StEmpty(0)) MemoryDenormal(c.St(0), OpAdd, ref ctx);
         CompareSt0(c, b, false, false, ComparePops(i.Code), ref ctx);
     }
 
@@ -79,7 +80,8 @@ internal static unsafe partial class X87
         if (c.Faulted) return;
         NoteMem(c, ref i);
         var ctx = Ctx(c);
-        var b = Fp.FromDouble(bits, ref ctx);
+        var b = ConvertOperand(bits, single: false, ref ctx, out bool denormal);
+        if (denormal && !c.StEmpty(0)) MemoryDenormal(c.St(0), OpAdd, ref ctx);
         CompareSt0(c, b, false, false, ComparePops(i.Code), ref ctx);
     }
 
