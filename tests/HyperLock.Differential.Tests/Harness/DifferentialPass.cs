@@ -22,6 +22,19 @@ public sealed record PassOptions
     /// <summary>Minimize the first mismatching case of each form.</summary>
     public bool Minimize { get; init; } = true;
 
+    /// <summary>Only forms whose Iced Code name matches one of these (exact, or a prefix ending in '*'); null for all.</summary>
+    public IReadOnlyList<string>? FormFilter { get; init; }
+
+    public bool Selects(Code code)
+    {
+        if (FormFilter == null || FormFilter.Count == 0) return true;
+        string name = code.ToString();
+        foreach (var f in FormFilter)
+            if (f.EndsWith('*') ? name.StartsWith(f[..^1], StringComparison.OrdinalIgnoreCase) : name.Equals(f, StringComparison.OrdinalIgnoreCase))
+                return true;
+        return false;
+    }
+
     /// <summary>Called with progress text now and then (the runner prints it).</summary>
     public Action<string>? Progress { get; init; }
 }
@@ -83,6 +96,7 @@ public sealed class DifferentialPass : IDisposable
         var runnable = new List<Form>();
         foreach (var f in FormCatalog.Forms)
         {
+            if (!options.Selects(f.Code)) continue;
             if (OpTable.IsImplemented(f.Code)) runnable.Add(f);
             else result.Unimplemented.Add(f.Code);
         }
