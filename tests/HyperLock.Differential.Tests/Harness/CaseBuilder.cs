@@ -73,7 +73,7 @@ public static class CaseBuilder
             values.Xmm.CopyTo(_s.Xmm, 0);
             _s.Gpr[4] = ScratchLayout.StackTop - 8 * (ulong)_rng.Below(4);
             _s.Rflags = values.Rflags;
-            _s.Mxcsr = values.Mxcsr;
+            _s.Mxcsr = values.Mxcsr & SafetyGate.HostMxcsrMask;
             _s.Fcw = values.Fcw;
             _s.Fsw = values.Fsw;
             _s.Ftw = values.Ftw;
@@ -465,7 +465,7 @@ public static class CaseBuilder
             uint ftz = _rng.Chance(30) ? 0x8000u : 0u;
             uint daz = _rng.Chance(30) ? 0x40u : 0u;
             uint sticky = (uint)_rng.Below(64);
-            return 0x1F80u | rc | ftz | daz | sticky;
+            return (0x1F80u | rc | ftz | daz | sticky) & SafetyGate.HostMxcsrMask;
         }
 
         private string? Division(bool signed)

@@ -90,7 +90,11 @@ public static class SafetyGate
     }
 
     /// <summary>All SSE exceptions masked, no reserved bits: an unmasked exception would be SIGFPE natively.</summary>
-    public static bool SafeMxcsr(uint v) => (v & 0x1F80) == 0x1F80 && (v & 0xFFFF0000) == 0;
+    public static bool SafeMxcsr(uint v) => (v & 0x1F80) == 0x1F80 && (v & ~HostMxcsrMask) == 0;
+
+    /// <summary>MXCSR bits the host accepts (DAZ is missing on some old CPUs); all 16 when native execution is unavailable.</summary>
+    public static uint HostMxcsrMask => _hostMxcsrMask ??= Native.NativeExecutor.TryGet(out _)?.MxcsrMask ?? 0xFFFF;
+    private static uint? _hostMxcsrMask;
 
     /// <summary>Forms whose memory operand is never accessed (hint NOPs, prefetches).</summary>
     private static bool IsNoAccess(Form f) => f.Info.IsNop || f.Info.IsReservedNop || f.Mnemonic is Mnemonic.Nop

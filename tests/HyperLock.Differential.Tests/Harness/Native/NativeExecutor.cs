@@ -72,7 +72,18 @@ public sealed unsafe class NativeExecutor
         if (Libc.Mprotect((nint)StubBase, 0x1000, Libc.ProtRead | Libc.ProtExec) != 0)
             throw new InvalidOperationException("mprotect of the stub page failed");
         _entry = (delegate* unmanaged<void>)StubBase;
+
+        // One NOP to learn the host's MXCSR_MASK from its FXSAVE image (0 there means the
+        // architectural default 0xFFBF: no DAZ). FXRSTOR of a reserved MXCSR bit would #GP.
+        var probe = new MachineState { Rflags = 0x202, Mxcsr = 0x1F80 };
+        probe.Gpr[4] = ScratchLayout.StackTop;
+        Run([0x90], probe);
+        uint mask = *(uint*)(StateBase + OffHostFx + 28);
+        MxcsrMask = mask == 0 ? 0xFFBFu : mask;
     }
+
+    /// <summary>The MXCSR bits the host supports (FXSAVE's MXCSR_MASK).</summary>
+    public uint MxcsrMask { get; }
 
     private static void Map(ulong address, ulong size, int prot)
     {
