@@ -26,8 +26,19 @@ public static class SafetyGate
             int size = Math.Max(mem.MemorySize.GetSize(), 1);
             if (form.Mnemonic is Mnemonic.Lea) continue;
             if (IsNoAccess(form)) continue;
-            if (va < ScratchLayout.ScratchBase + 0x100 || va + (ulong)size + 0x100 > ScratchLayout.ScratchBase + ScratchLayout.ScratchSize)
-                return $"access at 0x{va:x} outside scratch";
+            // Every access stays inside one compared window (written so that nothing can wrap:
+            // an address near 2^64 must not look small).
+            if (size > 0x200 || !InWindow(va, (ulong)size, out ulong lo, out ulong hi))
+                return $"access at 0x{va:x} outside the scratch windows";
+            if (ins.HasRepPrefix || ins.HasRepnePrefix)
+            {
+                // REP string operations: the whole run, in either direction, stays inside too.
+                ulong count = s.Gpr[1];
+                if (count > 64) return $"REP count {count} too large";
+                ulong span = count * (ulong)size;
+                bool down = (s.Rflags & 0x400) != 0;
+                if (down ? va - lo < span : hi - (ulong)size - va < span) return $"REP run from 0x{va:x} leaves the window";
+            }
             if (size == 16 && (va & 15) != 0) return $"misaligned 16-byte access at 0x{va:x}";
         }
 
@@ -87,6 +98,17 @@ public static class SafetyGate
         if ((s.Fsw & 0x8080) != 0) return "FSW has ES or B set";
         if ((s.Rflags & ~0xCD7UL & ~0x600UL) != 0) return "RFLAGS sets system flags";
         return null;
+    }
+
+    /// <summary>True when [va, va+size) lies inside the data window or the stack window; gives that window.</summary>
+    private static bool InWindow(ulong va, ulong size, out ulong lo, out ulong hi)
+    {
+        lo = ScratchLayout.DataBase;
+        hi = ScratchLayout.DataBase + ScratchLayout.DataSize;
+        if (va >= lo && va <= hi - size) return true;
+        lo = ScratchLayout.StackWindowBase;
+        hi = ScratchLayout.StackWindowBase + ScratchLayout.StackWindowSize;
+        return va >= lo && va <= hi - size;
     }
 
     /// <summary>All SSE exceptions masked, no reserved bits: an unmasked exception would be SIGFPE natively.</summary>
