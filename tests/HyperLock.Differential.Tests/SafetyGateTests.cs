@@ -106,6 +106,23 @@ public class SafetyGateTests
     }
 
     [Fact]
+    public void LeaveAndEnterNeedRbpInTheStackWindow()
+    {
+        var (fl, leave) = Make(Instruction.Create(Code.Leaveq));
+        var s = State();
+        s.Gpr[5] = 0;
+        Assert.NotNull(SafetyGate.Check(fl, leave, s));
+        s.Gpr[5] = ScratchLayout.StackTop - 16;
+        Assert.Null(SafetyGate.Check(fl, leave, s));
+
+        var (fe, enter) = Make(Instruction.Create(Code.Enterq_imm16_imm8, 16, 3));
+        s.Gpr[5] = 0x1234;
+        Assert.NotNull(SafetyGate.Check(fe, enter, s));
+        s.Gpr[5] = ScratchLayout.StackTop;
+        Assert.Null(SafetyGate.Check(fe, enter, s));
+    }
+
+    [Fact]
     public void ExplicitRspWritesAreRefused()
     {
         var (f, ins) = Make(Instruction.Create(Code.Add_rm64_r64, Register.RSP, Register.RAX));
