@@ -149,8 +149,6 @@ public sealed unsafe partial class Cpu
             Cpl = newCpl;
             SelectTlbSet();
         }
-        // Jump-cache entries were keyed by linear address under the old mode.
-        FlushJumpCache();
     }
 
     /// <summary>True in 64-bit mode (IA-32e with CS.L = 1).</summary>
