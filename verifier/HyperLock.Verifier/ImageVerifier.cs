@@ -57,74 +57,98 @@ public static class ImageVerifier
         }
     }
 
+    /// <summary>State the linear pass carries from one instruction to the next.</summary>
+    private struct ScanState
+    {
+        public InsnKind PrevKind;
+        public int PrevReg, PrevPos;
+        public long PrevValue;
+        public int Branches;
+        public byte Gate;
+    }
+
     private static unsafe int Scan(byte* p, int len, byte gate, bool useFastPath, IcedDecoder iced,
         uint[] starts, uint[] noTarget, ref long[] branches, FindingSink sink)
     {
-        int nBranches = 0;
         int fastLimit = useFastPath ? len - FastDecoder.Lookahead : -1;
+        var st = new ScanState { PrevKind = InsnKind.Invalid, PrevReg = -1, PrevPos = -1, Gate = gate };
         Insn ins = default;
-        InsnKind prevKind = InsnKind.Invalid;
-        int prevReg = -1, prevPos = -1;
-        long prevValue = 0;
         int pos = 0;
-        while (pos < len)
+        fixed (uint* startBits = starts)
         {
-            DecodeStep(p, pos, fastLimit, iced, ref ins);
-            int bundleEnd = (pos & ~31) + 32;
-            if (ins.Kind == InsnKind.Invalid)
+            while (pos < len)
             {
-                sink.Add(pos, Rule.Bundles, ins.Value == 1 ? "instruction runs past the end of the image" : "no valid instruction decodes here");
-                if (sink.Full) return nBranches;
-                pos = bundleEnd;
-                prevKind = InsnKind.Invalid;
-                continue;
+                DecodeStep(p, pos, fastLimit, iced, ref ins);
+                int end = pos + ins.Length;
+                // The hot path: a plain instruction inside its bundle.
+                if (ins.Kind == InsnKind.Plain && ((pos ^ (end - 1)) & ~31) == 0)
+                {
+                    startBits[pos >> 5] |= 1u << (pos & 31);
+                    st.PrevKind = InsnKind.Plain;
+                    pos = end;
+                    continue;
+                }
+                pos = Other(pos, in ins, ref st, starts, noTarget, ref branches, sink);
+                if (sink.Full) return st.Branches;
             }
-            starts[pos >> 5] |= 1u << (pos & 31);
-            int end = pos + ins.Length;
-            if (end > bundleEnd)
-            {
-                sink.Add(pos, Rule.Bundles, $"instruction crosses the bundle boundary at 0x{bundleEnd:x}");
-                if (sink.Full) return nBranches;
-            }
-            switch (ins.Kind)
-            {
-                case InsnKind.Plain or InsnKind.AndMask or InsnKind.AndMaskNarrow or InsnKind.MovR32Imm:
-                    break;
-                case InsnKind.Forbidden:
-                    ReportForbidden(pos, in ins, sink);
-                    break;
-                case InsnKind.JmpRel or InsnKind.JccRel or InsnKind.CallRel:
-                    if (nBranches + 2 > branches.Length) Grow(ref branches);
-                    branches[nBranches++] = pos;
-                    branches[nBranches++] = ins.Value;
-                    if (ins.Kind == InsnKind.CallRel && (end & 31) != 0)
-                        sink.Add(pos, Rule.CallAlignment, $"call ends at 0x{end:x}, not at a bundle boundary");
-                    break;
-                case InsnKind.JmpReg or InsnKind.CallReg:
-                    noTarget[pos >> 5] |= 1u << (pos & 31);
-                    CheckMask(pos, in ins, prevKind, prevReg, prevPos, sink);
-                    if (ins.Kind == InsnKind.CallReg && (end & 31) != 0)
-                        sink.Add(pos, Rule.CallAlignment, $"call ends at 0x{end:x}, not at a bundle boundary");
-                    break;
-                case InsnKind.Vmread or InsnKind.Vmwrite:
-                    noTarget[pos >> 5] |= 1u << (pos & 31);
-                    CheckVmx(pos, in ins, prevKind, prevReg, prevPos, prevValue, sink);
-                    break;
-                case InsnKind.Int:
-                    if (ins.Value != gate)
-                        sink.Add(pos, Rule.AllowList, $"int 0x{ins.Value:x2} is not the runtime gate int 0x{gate:x2}");
-                    break;
-            }
-            if (sink.Full) return nBranches;
-            prevKind = ins.Kind;
-            prevReg = ins.Reg;
-            prevValue = ins.Value;
-            prevPos = pos;
-            pos = end;
         }
         if ((len & 31) != 0)
             sink.Add(len & ~31, Rule.Bundles, $"image is {len} bytes, not a whole number of 32-byte bundles");
-        return nBranches;
+        return st.Branches;
+    }
+
+    /// <summary>Everything but the hot path: returns the next position.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static int Other(int pos, in Insn ins, ref ScanState st, uint[] starts, uint[] noTarget, ref long[] branches, FindingSink sink)
+    {
+        int bundleEnd = (pos & ~31) + 32;
+        if (ins.Kind == InsnKind.Invalid)
+        {
+            sink.Add(pos, Rule.Bundles, ins.Value == 1 ? "instruction runs past the end of the image" : "no valid instruction decodes here");
+            st.PrevKind = InsnKind.Invalid;
+            return bundleEnd;
+        }
+        starts[pos >> 5] |= 1u << (pos & 31);
+        int end = pos + ins.Length;
+        if (end > bundleEnd)
+        {
+            sink.Add(pos, Rule.Bundles, $"instruction crosses the bundle boundary at 0x{bundleEnd:x}");
+            if (sink.Full) return end;
+        }
+        switch (ins.Kind)
+        {
+            case InsnKind.Plain or InsnKind.AndMask or InsnKind.AndMaskNarrow or InsnKind.MovR32Imm:
+                break;
+            case InsnKind.Forbidden:
+                ReportForbidden(pos, in ins, sink);
+                break;
+            case InsnKind.JmpRel or InsnKind.JccRel or InsnKind.CallRel:
+                if (st.Branches + 2 > branches.Length) Grow(ref branches);
+                branches[st.Branches++] = pos;
+                branches[st.Branches++] = ins.Value;
+                if (ins.Kind == InsnKind.CallRel && (end & 31) != 0)
+                    sink.Add(pos, Rule.CallAlignment, $"call ends at 0x{end:x}, not at a bundle boundary");
+                break;
+            case InsnKind.JmpReg or InsnKind.CallReg:
+                noTarget[pos >> 5] |= 1u << (pos & 31);
+                CheckMask(pos, in ins, st.PrevKind, st.PrevReg, st.PrevPos, sink);
+                if (ins.Kind == InsnKind.CallReg && (end & 31) != 0)
+                    sink.Add(pos, Rule.CallAlignment, $"call ends at 0x{end:x}, not at a bundle boundary");
+                break;
+            case InsnKind.Vmread or InsnKind.Vmwrite:
+                noTarget[pos >> 5] |= 1u << (pos & 31);
+                CheckVmx(pos, in ins, st.PrevKind, st.PrevReg, st.PrevPos, st.PrevValue, sink);
+                break;
+            case InsnKind.Int:
+                if (ins.Value != st.Gate)
+                    sink.Add(pos, Rule.AllowList, $"int 0x{ins.Value:x2} is not the runtime gate int 0x{st.Gate:x2}");
+                break;
+        }
+        st.PrevKind = ins.Kind;
+        st.PrevReg = ins.Reg;
+        st.PrevValue = ins.Value;
+        st.PrevPos = pos;
+        return end;
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

@@ -16,6 +16,37 @@ internal static unsafe class FastDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryDecode(byte* p, long offset, ref Insn insn)
     {
+        // Turbo path: [REX] opcode of a plain form whose length depends only on opcode and ModRM/SIB.
+        int rexLen = (p[0] & 0xF0) == 0x40 ? 1 : 0;
+        int at = rexLen + 1;
+        int op = p[rexLen];
+        byte t = FastDecoderTables.Turbo[op];
+        if (op == 0x0F) t = FastDecoderTables.Turbo0F[p[at++]];
+        if (t != 0)
+        {
+            int len = at + (t & FastDecoderTables.TurboImmMask);
+            if ((t & FastDecoderTables.TurboModRM) != 0)
+            {
+                int m = p[at];
+                if ((t & FastDecoderTables.TurboChecks) != 0 && TurboReject(t, m)) goto General;
+                len += 1 + FastDecoderTables.ModRMExtra[m] + ((m & 0xC7) == 0x04 && (p[at + 1] & 7) == 5 ? 4 : 0);
+            }
+            insn = default;
+            insn.Kind = InsnKind.Plain;
+            insn.Length = (byte)len;
+            return true;
+        }
+    General:
+        return TryDecodeGeneral(p, offset, ref insn);
+    }
+
+    private static bool TurboReject(byte t, int m) =>
+        ((t & FastDecoderTables.TurboMemOnly) != 0 && m >= 0xC0)
+        || ((t & FastDecoderTables.TurboGrp1) != 0 && (m & 0xF8) == 0xE0)
+        || ((t & FastDecoderTables.TurboReg0) != 0 && ((m & 0x38) != 0 || m >= 0xC0));
+
+    private static bool TryDecodeGeneral(byte* p, long offset, ref Insn insn)
+    {
         insn = default;
         int i = 0;
         int b = p[0];

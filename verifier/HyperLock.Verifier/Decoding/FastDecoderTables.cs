@@ -73,7 +73,7 @@ internal static class FastDecoderTables
     private const FastFlags M = FastFlags.ModRM, I8 = FastFlags.Imm8, IZ = FastFlags.ImmZ, O = FastFlags.Osz,
         Mem = FastFlags.MemOnly, Reg = FastFlags.RegOnly;
 
-    static FastDecoderTables()
+    private static bool Build()
     {
         // ALU: 00-3F pattern x0-x3 modrm, x4 imm8, x5 immz.
         for (int b = 0; b < 0x40; b += 8)
@@ -220,6 +220,7 @@ internal static class FastDecoderTables
             Two(3, b, FastOp.Plain, M);
         Two(3, 0x70, FastOp.Plain, M | I8);
         Two(3, 0xC2, FastOp.Plain, M | I8);
+        return true;
     }
 
     /// <summary>MMX (no prefix) / SSE2 (66) integer operations with a plain ModRM.</summary>
@@ -230,6 +231,80 @@ internal static class FastDecoderTables
         0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xED, 0xEE, 0xEF,
         0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE,
     ];
+
+    /// <summary>Turbo entry bits: 0-2 immediate length, 3 valid, 4 ModRM, 5 memory-only, 6 group 1 (and-mask check), 7 /0 memory only.</summary>
+    public const byte TurboImmMask = 7, TurboValid = 8, TurboModRM = 16, TurboMemOnly = 32, TurboGrp1 = 64, TurboReg0 = 128,
+        TurboChecks = TurboMemOnly | TurboGrp1 | TurboReg0;
+
+    /// <summary>One-byte opcodes (after an optional REX, no legacy prefix) that are plain and need no decision but their length.</summary>
+    public static readonly byte[] Turbo = new byte[256];
+    /// <summary>The same for 0F xx.</summary>
+    public static readonly byte[] Turbo0F = new byte[256];
+    /// <summary>Bytes after ModRM that ModRM alone determines (SIB byte, displacement), not counting a SIB base of 101 with mod 00.</summary>
+    public static readonly byte[] ModRMExtra = BuildModRMExtra();
+
+    private static byte[] BuildModRMExtra()
+    {
+        var t = new byte[256];
+        for (int m = 0; m < 256; m++)
+        {
+            int mod = m >> 6, rm = m & 7, n = 0;
+            if (mod != 3)
+            {
+                if (rm == 4) n++;
+                if (mod == 0 && rm == 5) n += 4;
+                if (mod == 1) n += 1;
+                if (mod == 2) n += 4;
+            }
+            t[m] = (byte)n;
+        }
+        return t;
+    }
+
+    private static bool BuildTurbo()
+    {
+        const byte V = TurboValid, R = TurboModRM;
+        for (int b = 0; b < 0x40; b += 8)
+        {
+            for (int k = 0; k < 4; k++) Turbo[b + k] = V | R;
+            Turbo[b + 4] = V | 1;
+            if (b != 0x20) Turbo[b + 5] = V | 4;
+        }
+        for (int b = 0x50; b <= 0x5F; b++) Turbo[b] = V;
+        Turbo[0x63] = V | R;
+        Turbo[0x68] = V | 4;
+        Turbo[0x69] = V | R | 4;
+        Turbo[0x6A] = V | 1;
+        Turbo[0x6B] = V | R | 1;
+        Turbo[0x80] = V | R | 1;
+        Turbo[0x81] = V | R | TurboGrp1 | 4;
+        Turbo[0x83] = V | R | TurboGrp1 | 1;
+        for (int b = 0x84; b <= 0x8B; b++) Turbo[b] = V | R;
+        Turbo[0x8D] = V | R | TurboMemOnly;
+        for (int b = 0x90; b <= 0x99; b++) Turbo[b] = V;
+        Turbo[0x9C] = Turbo[0x9E] = Turbo[0x9F] = V;
+        Turbo[0xA8] = V | 1;
+        Turbo[0xA9] = V | 4;
+        for (int b = 0xB0; b <= 0xB7; b++) Turbo[b] = V | 1;
+        Turbo[0xC6] = V | R | TurboReg0 | 1;
+        Turbo[0xC7] = V | R | TurboReg0 | 4;
+        Turbo[0xC9] = Turbo[0xF5] = Turbo[0xF8] = Turbo[0xF9] = Turbo[0xFC] = Turbo[0xFD] = V;
+        for (int b = 0x40; b <= 0x4F; b++) Turbo0F[b] = V | R;
+        for (int b = 0x90; b <= 0x9F; b++) Turbo0F[b] = V | R;
+        foreach (int b in new[] { 0xA3, 0xA5, 0xAB, 0xAD, 0xAF, 0xB0, 0xB1, 0xB3, 0xB6, 0xB7, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF, 0xC0, 0xC1,
+                     0x10, 0x11, 0x28, 0x29, 0x57, 0x58, 0x59, 0x5C, 0x5E })
+            Turbo0F[b] = V | R;
+        Turbo0F[0xA4] = Turbo0F[0xAC] = V | R | 1;
+        Turbo0F[0x1F] = V | R | TurboReg0;
+        for (int b = 0xC8; b <= 0xCF; b++) Turbo0F[b] = V;
+        return true;
+    }
+
+    /// <summary>Fills the tables; declared last so that every other static is initialised first (no static constructor).</summary>
+    private static readonly bool Built = Build() && BuildTurbo();
+
+    /// <summary>True once the tables are filled.</summary>
+    public static bool Ready => Built;
 
     private static void One(int b, FastOp op, FastFlags f) => OneByte[b] = new FastEntry(op, f);
     private static void Two(int prefix, int b, FastOp op, FastFlags f) => TwoByte[prefix * 256 + b] = new FastEntry(op, f);
