@@ -78,6 +78,18 @@ public static class ImageVerifier
         {
             while (pos < len)
             {
+                if (pos <= fastLimit)
+                {
+                    // The hottest path: a turbo-table form (plain, length from tables alone) inside its bundle.
+                    int t = pos + FastDecoder.TurboLength(p + pos);
+                    if (t != pos && ((pos ^ (t - 1)) & ~31) == 0)
+                    {
+                        startBits[pos >> 5] |= 1u << (pos & 31);
+                        st.PrevKind = InsnKind.Plain;
+                        pos = t;
+                        continue;
+                    }
+                }
                 DecodeStep(p, pos, fastLimit, iced, ref ins);
                 int end = pos + ins.Length;
                 // The hot path: a plain instruction inside its bundle.

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace HyperLock.Verifier.Decoding;
 
@@ -16,34 +17,42 @@ internal static unsafe class FastDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryDecode(byte* p, long offset, ref Insn insn)
     {
-        // Turbo path: [REX] opcode of a plain form whose length depends only on opcode and ModRM/SIB.
-        int rexLen = (p[0] & 0xF0) == 0x40 ? 1 : 0;
-        int at = rexLen + 1;
-        int op = p[rexLen];
-        byte t = FastDecoderTables.Turbo[op];
-        if (op == 0x0F) t = FastDecoderTables.Turbo0F[p[at++]];
-        if (t != 0)
+        int turbo = TurboLength(p);
+        if (turbo != 0)
         {
-            int len = at + (t & FastDecoderTables.TurboImmMask);
-            if ((t & FastDecoderTables.TurboModRM) != 0)
-            {
-                int m = p[at];
-                if ((t & FastDecoderTables.TurboChecks) != 0 && TurboReject(t, m)) goto General;
-                len += 1 + FastDecoderTables.ModRMExtra[m] + ((m & 0xC7) == 0x04 && (p[at + 1] & 7) == 5 ? 4 : 0);
-            }
             insn = default;
             insn.Kind = InsnKind.Plain;
-            insn.Length = (byte)len;
+            insn.Length = (byte)turbo;
             return true;
         }
-    General:
         return TryDecodeGeneral(p, offset, ref insn);
     }
 
-    private static bool TurboReject(byte t, int m) =>
-        ((t & FastDecoderTables.TurboMemOnly) != 0 && m >= 0xC0)
-        || ((t & FastDecoderTables.TurboGrp1) != 0 && (m & 0xF8) == 0xE0)
-        || ((t & FastDecoderTables.TurboReg0) != 0 && ((m & 0x38) != 0 || m >= 0xC0));
+    /// <summary>
+    /// The turbo path: the length of a plain <c>[REX] op</c> or <c>[REX] 0F op</c> form whose
+    /// length depends only on the opcode, ModRM and SIB, or 0 when the form is not one of those.
+    /// Two table lookups and no data-dependent branches on the common path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int TurboLength(byte* p)
+    {
+        int pfx = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboPrefix), p[0]);
+        int i = pfx != 0 ? 1 : 0;
+        int r = p[i];
+        // 0x66 with REX.W is redundant (the reference path rejects it): not turbo.
+        if (pfx == 1 && (r & 0xF8) == 0x48) return 0;
+        i += (r & 0xF0) == 0x40 ? 1 : 0;
+        int op = p[i];
+        int two = op == 0x0F ? 1 : 0;
+        int at = i + 1 + two;
+        int idx = (pfx << 9) | (two != 0 ? 256 + p[i + 1] : op);
+        int t = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.Turbo), idx);
+        if (t == 0) return 0;
+        int e = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboModRM), ((t >> 3) & 7) << 8 | p[at]);
+        if (e == 0xFF) return 0;
+        int sib = (e >> 5) & ((p[at + 1] & 7) == 5 ? 1 : 0);
+        return at + (t & 7) + (e & 31) + (sib << 2);
+    }
 
     private static bool TryDecodeGeneral(byte* p, long offset, ref Insn insn)
     {

@@ -232,23 +232,47 @@ internal static class FastDecoderTables
         0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE,
     ];
 
-    /// <summary>Turbo entry bits: 0-2 immediate length, 3 valid, 4 ModRM, 5 memory-only, 6 group 1 (and-mask check), 7 /0 memory only.</summary>
-    public const byte TurboImmMask = 7, TurboValid = 8, TurboModRM = 16, TurboMemOnly = 32, TurboGrp1 = 64, TurboReg0 = 128,
-        TurboChecks = TurboMemOnly | TurboGrp1 | TurboReg0;
+    /// <summary>
+    /// Turbo opcode entry: 0 = not a turbo form; else 0x80 | class &lt;&lt; 3 | immediate length.
+    /// The class selects the ModRM rule in <see cref="TurboModRM"/>.
+    /// </summary>
+    public const int ClassNone = 0, ClassModRM = 1, ClassMemOnly = 2, ClassRegOnly = 3, ClassGrp1 = 4, ClassReg0 = 5,
+        ClassReg0Mem = 6, ClassNot6 = 7;
 
-    /// <summary>One-byte opcodes (after an optional REX, no legacy prefix) that are plain and need no decision but their length.</summary>
-    public static readonly byte[] Turbo = new byte[256];
-    /// <summary>The same for 0F xx.</summary>
-    public static readonly byte[] Turbo0F = new byte[256];
-    /// <summary>Bytes after ModRM that ModRM alone determines (SIB byte, displacement), not counting a SIB base of 101 with mod 00.</summary>
-    public static readonly byte[] ModRMExtra = BuildModRMExtra();
+    /// <summary>Prefix byte to turbo prefix index: 66 = 1, F3 = 2, F2 = 3, anything else 0.</summary>
+    public static readonly byte[] TurboPrefix = BuildTurboPrefix();
 
-    private static byte[] BuildModRMExtra()
+    /// <summary>
+    /// Index: prefix index &lt;&lt; 9 | (opcode, or 256 + second byte for 0F xx). Derived from
+    /// <see cref="OneByte"/> and <see cref="TwoByte"/>: every plain form whose length and validity
+    /// follow from the opcode, the ModRM class and the prefix alone.
+    /// </summary>
+    public static readonly byte[] Turbo = new byte[4 * 512];
+
+    /// <summary>
+    /// Index: class &lt;&lt; 8 | ModRM. Entry: bytes from ModRM on (ModRM, SIB, displacement) in
+    /// bits 0-4, bit 5 set when a SIB with base 101 adds a disp32 (mod 00), or 0xFF when the
+    /// class does not allow this ModRM in the turbo path.
+    /// </summary>
+    public static readonly byte[] TurboModRM = BuildTurboModRM();
+
+    private static byte[] BuildTurboPrefix()
     {
         var t = new byte[256];
+        t[0x66] = 1;
+        t[0xF3] = 2;
+        t[0xF2] = 3;
+        return t;
+    }
+
+    private static byte[] BuildTurboModRM()
+    {
+        var t = new byte[8 * 256];
+        for (int cls = 0; cls < 8; cls++)
         for (int m = 0; m < 256; m++)
         {
-            int mod = m >> 6, rm = m & 7, n = 0;
+            int mod = m >> 6, reg = (m >> 3) & 7, rm = m & 7;
+            int n = 1;
             if (mod != 3)
             {
                 if (rm == 4) n++;
@@ -256,48 +280,62 @@ internal static class FastDecoderTables
                 if (mod == 1) n += 1;
                 if (mod == 2) n += 4;
             }
-            t[m] = (byte)n;
+            int sib = mod == 0 && rm == 4 ? 0x20 : 0;
+            bool reject = cls switch
+            {
+                ClassMemOnly => mod == 3,
+                ClassRegOnly => mod != 3,
+                ClassGrp1 => mod == 3 && reg == 4,
+                ClassReg0 => reg != 0,
+                ClassReg0Mem => mod == 3 || reg != 0,
+                ClassNot6 => reg == 6,
+                _ => false,
+            };
+            t[cls * 256 + m] = cls == ClassNone ? (byte)0 : reject ? (byte)0xFF : (byte)(n | sib);
         }
         return t;
     }
 
+    /// <summary>Derive the turbo table from the general tables.</summary>
     private static bool BuildTurbo()
     {
-        const byte V = TurboValid, R = TurboModRM;
-        for (int b = 0; b < 0x40; b += 8)
+        for (int prefix = 0; prefix < 4; prefix++)
         {
-            for (int k = 0; k < 4; k++) Turbo[b + k] = V | R;
-            Turbo[b + 4] = V | 1;
-            if (b != 0x20) Turbo[b + 5] = V | 4;
+            for (int op = 0; op < 256; op++)
+            {
+                if (prefix < 2 && op != 0x0F) Derive(prefix, op, OneByte[op], twoByte: false);
+                Derive(prefix, 256 + op, TwoByte[prefix * 256 + op], twoByte: true);
+            }
         }
-        for (int b = 0x50; b <= 0x5F; b++) Turbo[b] = V;
-        Turbo[0x63] = V | R;
-        Turbo[0x68] = V | 4;
-        Turbo[0x69] = V | R | 4;
-        Turbo[0x6A] = V | 1;
-        Turbo[0x6B] = V | R | 1;
-        Turbo[0x80] = V | R | 1;
-        Turbo[0x81] = V | R | TurboGrp1 | 4;
-        Turbo[0x83] = V | R | TurboGrp1 | 1;
-        for (int b = 0x84; b <= 0x8B; b++) Turbo[b] = V | R;
-        Turbo[0x8D] = V | R | TurboMemOnly;
-        for (int b = 0x90; b <= 0x99; b++) Turbo[b] = V;
-        Turbo[0x9C] = Turbo[0x9E] = Turbo[0x9F] = V;
-        Turbo[0xA8] = V | 1;
-        Turbo[0xA9] = V | 4;
-        for (int b = 0xB0; b <= 0xB7; b++) Turbo[b] = V | 1;
-        Turbo[0xC6] = V | R | TurboReg0 | 1;
-        Turbo[0xC7] = V | R | TurboReg0 | 4;
-        Turbo[0xC9] = Turbo[0xF5] = Turbo[0xF8] = Turbo[0xF9] = Turbo[0xFC] = Turbo[0xFD] = V;
-        for (int b = 0x40; b <= 0x4F; b++) Turbo0F[b] = V | R;
-        for (int b = 0x90; b <= 0x9F; b++) Turbo0F[b] = V | R;
-        foreach (int b in new[] { 0xA3, 0xA5, 0xAB, 0xAD, 0xAF, 0xB0, 0xB1, 0xB3, 0xB6, 0xB7, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF, 0xC0, 0xC1,
-                     0x10, 0x11, 0x28, 0x29, 0x57, 0x58, 0x59, 0x5C, 0x5E })
-            Turbo0F[b] = V | R;
-        Turbo0F[0xA4] = Turbo0F[0xAC] = V | R | 1;
-        Turbo0F[0x1F] = V | R | TurboReg0;
-        for (int b = 0xC8; b <= 0xCF; b++) Turbo0F[b] = V;
         return true;
+    }
+
+    private static void Derive(int prefix, int index, FastEntry e, bool twoByte)
+    {
+        bool modrm = (e.Flags & FastFlags.ModRM) != 0;
+        int cls = e.Op switch
+        {
+            FastOp.Plain => !modrm ? ClassNone
+                : (e.Flags & FastFlags.MemOnly) != 0 ? ClassMemOnly
+                : (e.Flags & FastFlags.RegOnly) != 0 ? ClassRegOnly
+                : ClassModRM,
+            FastOp.Grp1 => ClassGrp1,
+            FastOp.Nop1F or FastOp.Grp8F => ClassReg0,
+            FastOp.GrpC6 => ClassReg0Mem,
+            FastOp.GrpShift => ClassNot6,
+            _ => -1,
+        };
+        if (cls < 0 || (cls != ClassNone && !modrm)) return;
+        bool osz = (e.Flags & FastFlags.Osz) != 0;
+        if (prefix == 1 && !twoByte && !osz) return; // 0x66 on a one-byte form without a 16-bit variant
+        // In the 66 row of the 0F map, integer forms take 0x66 as operand size; SSE forms as mandatory prefix.
+        bool osz16 = prefix == 1 && osz;
+        int imm = 0;
+        if ((e.Flags & FastFlags.Imm8) != 0) imm += 1;
+        if ((e.Flags & FastFlags.ImmZ) != 0) imm += osz16 ? 2 : 4;
+        if ((e.Flags & FastFlags.Imm16) != 0) imm += 2;
+        if (imm > 7) return;
+        Turbo[prefix * 512 + index] = (byte)(0x80 | (cls << 3) | imm);
     }
 
     /// <summary>Fills the tables; declared last so that every other static is initialised first (no static constructor).</summary>
