@@ -239,6 +239,24 @@ internal static class FastDecoderTables
     public const int ClassNone = 0, ClassModRM = 1, ClassMemOnly = 2, ClassRegOnly = 3, ClassGrp1 = 4, ClassReg0 = 5,
         ClassReg0Mem = 6, ClassNot6 = 7;
 
+    /// <summary>Immediate-length code for B8+r: imm64 with REX.W, else imm32.</summary>
+    public const int ImmMovImm = 5;
+
+    /// <summary>Direct branch opcodes for the turbo path: 1 rel8 (jcc, jmp short, loop*, jrcxz), 2 jmp rel32, 3 call rel32, 4 the 0F escape (0F 80-8F).</summary>
+    public static readonly byte[] TurboBranch = BuildTurboBranch();
+
+    private static byte[] BuildTurboBranch()
+    {
+        var t = new byte[256];
+        for (int b = 0x70; b <= 0x7F; b++) t[b] = 1;
+        for (int b = 0xE0; b <= 0xE3; b++) t[b] = 1;
+        t[0xEB] = 1;
+        t[0xE9] = 2;
+        t[0xE8] = 3;
+        t[0x0F] = 4;
+        return t;
+    }
+
     /// <summary>Prefix byte to turbo prefix index: 66 = 1, F3 = 2, F2 = 3, anything else 0.</summary>
     public static readonly byte[] TurboPrefix = BuildTurboPrefix();
 
@@ -319,9 +337,11 @@ internal static class FastDecoderTables
                 : (e.Flags & FastFlags.MemOnly) != 0 ? ClassMemOnly
                 : (e.Flags & FastFlags.RegOnly) != 0 ? ClassRegOnly
                 : ClassModRM,
-            FastOp.Grp1 => ClassGrp1,
-            FastOp.Nop1F or FastOp.Grp8F => ClassReg0,
-            FastOp.GrpC6 => ClassReg0Mem,
+            // Masks and field immediates are plain to the hot path; the checker re-decodes the
+            // instruction before a jmp/call rX or vmread/vmwrite with the general decoder.
+            FastOp.Grp1 => ClassModRM,
+            FastOp.AndAcc or FastOp.MovImm => ClassNone,
+            FastOp.Nop1F or FastOp.Grp8F or FastOp.GrpC6 => ClassReg0,
             FastOp.GrpShift => ClassNot6,
             _ => -1,
         };
@@ -334,6 +354,7 @@ internal static class FastDecoderTables
         if ((e.Flags & FastFlags.Imm8) != 0) imm += 1;
         if ((e.Flags & FastFlags.ImmZ) != 0) imm += osz16 ? 2 : 4;
         if ((e.Flags & FastFlags.Imm16) != 0) imm += 2;
+        if (e.Op == FastOp.MovImm) imm = osz16 ? 2 : ImmMovImm;
         if (imm > 7) return;
         Turbo[prefix * 512 + index] = (byte)(0x80 | (cls << 3) | imm);
     }
