@@ -83,4 +83,43 @@ public class IntegerLegacyModeTests
             c => { c.R(Reg.Rbx) = 0x1FFF0; c.R(Reg.Rsi) = 0x20; }, bitness: 32);
         Assert.Equal((0xFFF0UL + 0x20 + 0x10) & 0xFFFF, s.R(Reg.Rax));
     }
+
+    [Fact]
+    public void BcdAdjustments()
+    {
+        using var s = Snip.Run(a =>
+        {
+            a.mov(al, 0x79);
+            a.add(al, 0x35);
+            a.daa();                 // 79 + 35 = 114 (BCD): AL = 0x14, CF = 1
+            a.mov(bl, al);
+            a.mov(ax, 0x0006);
+            a.add(al, 9);
+            a.aaa();                 // 6 + 9 = 15 unpacked: AX = 0x0105
+            a.mov(cx, ax);
+            a.mov(al, 53);
+            a.aam(10);               // AH = 5, AL = 3
+            a.mov(dx, ax);
+            a.aad(10);               // back to 53
+            a.int3();
+        }, bitness: 32);
+        s.AssertInt3();
+        Assert.Equal(0x14UL, s.R(Reg.Rbx) & 0xFF);
+        Assert.Equal(0x0105UL, s.R(Reg.Rcx) & 0xFFFF);
+        Assert.Equal(0x0503UL, s.R(Reg.Rdx) & 0xFFFF);
+        Assert.Equal(53UL, s.R(Reg.Rax) & 0xFFFF);
+        using var z = Snip.Run(a => { a.db(0xD4, 0x00); a.int3(); }, bitness: 32); // aam 0
+        Assert.Equal("#DE", z.StopText);
+    }
+
+    [Fact]
+    public void BoundRaisesBrOutsideRange()
+    {
+        using var s = Snip.Run(a => { a.bound(eax, __qword_ptr[(int)Snip.Scratch]); a.int3(); },
+            c => { c.Memory.Write(Snip.Scratch, 4, unchecked((uint)-5)); c.Memory.Write(Snip.Scratch + 4, 4, 10); c.R(Reg.Rax) = 10; }, bitness: 32);
+        s.AssertInt3();
+        using var t = Snip.Run(a => { a.bound(eax, __qword_ptr[(int)Snip.Scratch]); a.int3(); },
+            c => { c.Memory.Write(Snip.Scratch, 4, unchecked((uint)-5)); c.Memory.Write(Snip.Scratch + 4, 4, 10); c.R(Reg.Rax) = unchecked((uint)-6); }, bitness: 32);
+        Assert.Equal(Vector.BR, t.Stop.Vector);
+    }
 }
