@@ -135,7 +135,10 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>Recomputes CPL and code size after CS, CR0 or EFER change.</summary>
-    public void UpdateMode()
+    public void UpdateMode() => UpdateMode(flushJumpCache: true);
+
+    /// <summary>As <see cref="UpdateMode()"/>; VM entry and exit pass false and manage the jump cache per context.</summary>
+    internal void UpdateMode(bool flushJumpCache)
     {
         ref SegmentRegister cs = ref Segs[Seg.Cs];
         bool protectedMode = (Cr0 & Bits.Cr0Pe) != 0;
@@ -150,7 +153,7 @@ public sealed unsafe partial class Cpu
             SelectTlbSet();
         }
         // Jump-cache entries were keyed by linear address under the old mode.
-        FlushJumpCache();
+        if (flushJumpCache) FlushJumpCache();
     }
 
     /// <summary>True in 64-bit mode (IA-32e with CS.L = 1).</summary>

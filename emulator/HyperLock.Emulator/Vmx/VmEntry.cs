@@ -321,6 +321,7 @@ public sealed partial class Cpu
             EntryFailure(ExitReason.InvalidGuestState, (ulong)qual);
             return;
         }
+        LeaveTlbContext();
         LoadGuestState();
         int failing = LoadMsrList(VmRead(F.EntryMsrLoadAddr), (uint)VmRead(F.EntryMsrLoadCount));
         if (failing != 0)
@@ -332,7 +333,8 @@ public sealed partial class Cpu
         VmEntries++;
         InNonRoot = true;
         CacheControls();
-        FlushTlb(includeGlobal: true);
+        EnterTlbContext(guest: true, flush: CurrentVpid == 0);
+        if (CurrentVpid == 0) _rootTlb.Valid = false; // VPID-0 mappings are invalidated by the entry
 
         ulong intr = VmRead(F.GuestInterruptibility);
         NmiBlocked = (intr & 8) != 0;
@@ -431,7 +433,7 @@ public sealed partial class Cpu
         R(Reg.Rsp) = VmRead(F.GuestRsp);
         Rip = VmRead(F.GuestRip);
         SetRflags(VmRead(F.GuestRflags));
-        UpdateMode();
+        UpdateMode(flushJumpCache: false);
     }
 
     /// <summary>Processes an MSR-load list; returns 0 or the 1-based index of the failing entry.</summary>

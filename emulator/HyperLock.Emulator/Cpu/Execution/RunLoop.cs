@@ -22,7 +22,8 @@ public sealed unsafe partial class Cpu
     public readonly CodeCache Code = new();
 
     private const int JumpCacheSize = 4096;
-    private readonly Block?[] _jumpCache = new Block?[JumpCacheSize];
+    // Not readonly: VMX swaps in the jump cache of the context it enters (Vmx/TlbContexts.cs).
+    private Block?[] _jumpCache = new Block?[JumpCacheSize];
 
     /// <summary>Maximum instructions per decoded block.</summary>
     public const int MaxBlockInstructions = 64;
