@@ -208,7 +208,7 @@ public sealed class VmxBenchMachine : IDisposable
         g.dec(r8);
         g.jnz(top);
         g.vmcall();
-    }, ept: false, bare: false);
+    }, ept: true, bare: false);
 
     public static VmxBenchMachine IntegerLoop(bool ept)
     {
@@ -226,7 +226,7 @@ public sealed class VmxBenchMachine : IDisposable
             a.sub(rbx, 7);
             a.and(rbx, 0xFFFF);
             a.or(rdx, rbx);
-            a.shr(rdx, 1);
+            a.sub(rdx, rsi);
             a.inc(rsi);
             a.dec(rcx);
             a.jnz(top);

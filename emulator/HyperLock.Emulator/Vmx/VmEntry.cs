@@ -192,7 +192,7 @@ public sealed partial class Cpu
         if (!IsCanonical(VmRead(F.GuestTrBase)) || !IsCanonical(VmRead(F.GuestFsBase)) || !IsCanonical(VmRead(F.GuestGsBase))
             || (ldtrUsable && !IsCanonical(VmRead(F.GuestLdtrBase)))) return Fail0("guest segment base");
         if ((VmRead(F.GuestCsBase) >> 32) != 0) return Fail0("guest CS base");
-        foreach (int s in new[] { Seg.Ss, Seg.Ds, Seg.Es })
+        foreach (int s in SsDsEs)
             if ((VmRead(F.GuestAr(s)) & SegmentRegister.AttrUnusable) == 0 && (VmRead(F.GuestBase(s)) >> 32) != 0)
                 return Fail0("guest segment base bits 63:32");
         if (!v86)
@@ -215,7 +215,7 @@ public sealed partial class Cpu
             }
             if (!unrestricted && ssDpl != (int)(VmRead(F.GuestSsSel) & 3)) return Fail0("guest SS.DPL != SS.RPL");
             if ((csType == 3 || !pe) && ssDpl != 0) return Fail0("guest SS.DPL (real mode / type 3)");
-            foreach (int s in new[] { Seg.Ds, Seg.Es, Seg.Fs, Seg.Gs })
+            foreach (int s in DataSegs)
             {
                 uint ar = (uint)VmRead(F.GuestAr(s));
                 if ((ar & SegmentRegister.AttrUnusable) != 0) continue;
@@ -292,6 +292,9 @@ public sealed partial class Cpu
         }
         return -1;
     }
+
+    private static readonly int[] SsDsEs = [Seg.Ss, Seg.Ds, Seg.Es];
+    private static readonly int[] DataSegs = [Seg.Ds, Seg.Es, Seg.Fs, Seg.Gs];
 
     private int Fail0(string what)
     {
