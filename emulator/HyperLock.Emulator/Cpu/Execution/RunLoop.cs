@@ -129,6 +129,8 @@ public sealed unsafe partial class Cpu
             if (InterruptShadowUntil > Retired && InterruptShadowUntil - Retired < budget)
                 budget = InterruptShadowUntil - Retired;
             ExecuteBlock(block, budget);
+            // STI / MOV SS (terminators) ask for a shadow over the next instruction; Retired is exact only here.
+            if (InterruptShadowUntil == ShadowAfterThisInstruction) InterruptShadowUntil = Retired + 1;
         }
     }
 

@@ -1,13 +1,136 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using HyperLock.Emulator.Cpu.Decode;
 using HyperLock.Emulator.Cpu.Execution;
 using Iced.Intel;
+using V = System.Runtime.Intrinsics.Vector128<byte>;
 
 namespace HyperLock.Emulator.Cpu.Instructions;
 
-/// <summary>SSE through SSE4.2, integer and floating point.</summary>
+/// <summary>A packed operation dest ← f(dest, src, imm8) on whole 128-bit values (no MXCSR involvement).</summary>
+internal interface IVecOp
+{
+    static abstract V Op(V d, V s, byte imm);
+}
+
+/// <summary>
+/// SSE through SSE4.2 (legacy encodings), integer and floating point. The families live in
+/// the other partial files: SseMove, SseInteger, SseFloat, SseConvert, SseString. The MMX
+/// forms (mm operands) are not registered and raise #UD.
+/// Every handler starts with <see cref="Cpu.SseAvailable"/> (#UD/#NM rules), then reads the
+/// source through <see cref="Cpu.XmmSrc"/> (16-byte memory operands must be aligned) or the
+/// unaligned/narrow variants, and commits only after all accesses and MXCSR checks succeeded.
+/// Integer operations use System.Runtime.Intrinsics (exact by definition on this x86-64 host).
+/// </summary>
 internal static unsafe partial class Sse
 {
     public static void Register()
     {
+        RegisterMoves();
+        RegisterInteger();
+        RegisterFloat();
+        RegisterConvert();
+        RegisterString();
+    }
+
+    // ---- registration helpers ----------------------------------------------------------
+
+    /// <summary>True for a form with an XMM operand and no MMX operand.</summary>
+    private static bool IsXmmForm(Code c)
+    {
+        var op = c.ToOpCode();
+        bool xmm = false;
+        for (int n = 0; n < op.OpCount; n++)
+        {
+            switch (op.GetOpKind(n))
+            {
+                case OpCodeOperandKind.mm_reg:
+                case OpCodeOperandKind.mm_rm:
+                case OpCodeOperandKind.mm_or_mem:
+                    return false;
+                case OpCodeOperandKind.xmm_reg:
+                case OpCodeOperandKind.xmm_rm:
+                case OpCodeOperandKind.xmm_or_mem:
+                    xmm = true;
+                    break;
+            }
+        }
+        return xmm;
+    }
+
+    /// <summary>Registers every legacy XMM (non-MMX) form of a mnemonic; returns how many.</summary>
+    private static int SetX(Mnemonic m, delegate*<Cpu, ref Insn, void> h)
+    {
+        int n = 0;
+        foreach (var c in FormTable.Legacy(m))
+        {
+            if (!IsXmmForm(c)) continue;
+            OpTable.Set(c, h);
+            n++;
+        }
+        return n;
+    }
+
+    // ---- value helpers -----------------------------------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static V ToV(Xmm x) => Unsafe.BitCast<Xmm, V>(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Xmm ToX(V v) => Unsafe.BitCast<V, Xmm>(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static UInt128 ToU(Xmm x) => new(x.Hi, x.Lo);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Xmm FromU(UInt128 u) => new((ulong)u, (ulong)(u >> 64));
+
+    /// <summary>Element <paramref name="k"/> of width <paramref name="bytes"/> (1, 2, 4, 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong Get(Xmm x, int k, int bytes)
+    {
+        int bit = k * bytes * 8;
+        ulong q = bit < 64 ? x.Lo : x.Hi;
+        if (bytes == 8) return q;
+        return (q >> (bit & 63)) & ((1UL << (bytes * 8)) - 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Put(ref Xmm x, int k, int bytes, ulong v)
+    {
+        int bit = k * bytes * 8;
+        ref ulong q = ref (bit < 64 ? ref x.Lo : ref x.Hi);
+        if (bytes == 8) { q = v; return; }
+        ulong mask = ((1UL << (bytes * 8)) - 1) << (bit & 63);
+        q = (q & ~mask) | ((v << (bit & 63)) & mask);
+    }
+
+    // ---- the generic packed handler ----------------------------------------------------
+
+    /// <summary>op xmm1, xmm2/m128 [, imm8]: dest ← T(dest, src, imm8); aligned memory.</summary>
+    private static void Vec<T>(Cpu c, ref Insn i) where T : struct, IVecOp
+    {
+        if (!c.SseAvailable()) return;
+        Xmm s = c.XmmSrc(ref i, 1);
+        if (c.Faulted) return;
+        ref Xmm d = ref c.X(i.R0);
+        d = ToX(T.Op(ToV(d), ToV(s), (byte)i.Imm));
+    }
+
+    /// <summary>Like <see cref="Vec{T}"/> but the memory source is <paramref name="size"/> bytes (PMOVSX/ZX), zero-extended.</summary>
+    private static void VecNarrow<T, TSize>(Cpu c, ref Insn i) where T : struct, IVecOp where TSize : struct, IVecSize
+    {
+        if (!c.SseAvailable()) return;
+        Xmm s = c.XmmSrcNarrow(ref i, 1, TSize.Bytes);
+        if (c.Faulted) return;
+        ref Xmm d = ref c.X(i.R0);
+        d = ToX(T.Op(ToV(d), ToV(s), (byte)i.Imm));
     }
 }
+
+/// <summary>A compile-time operand size for generic handlers.</summary>
+internal interface IVecSize { static abstract int Bytes { get; } }
+internal struct V2 : IVecSize { public static int Bytes => 2; }
+internal struct V4 : IVecSize { public static int Bytes => 4; }
+internal struct V8 : IVecSize { public static int Bytes => 8; }
+internal struct V16 : IVecSize { public static int Bytes => 16; }
