@@ -35,7 +35,8 @@ public sealed partial class Cpu
     internal enum Access { Read = 0, Write = 1, Fetch = 2 }
 
     // [access][user] sets, TlbSize entries each.
-    private readonly TlbEntry[] _tlb = new TlbEntry[3 * 2 * TlbSize];
+    // Not readonly: VMX swaps in the TLB of the context it enters (Vmx/TlbContexts.cs).
+    private TlbEntry[] _tlb = new TlbEntry[3 * 2 * TlbSize];
     private int _readSet, _writeSet, _fetchSet;
 
     /// <summary>Counts TLB refills, for benchmarks and tests.</summary>

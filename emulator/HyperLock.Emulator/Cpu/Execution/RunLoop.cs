@@ -24,7 +24,8 @@ public sealed unsafe partial class Cpu
     // Blocks by linear address of their first byte, one half per privilege (supervisor, user),
     // because a hit skips the fetch translation and its U/S check. Emptied with the TLB.
     private const int JumpCacheSize = 4096;
-    private readonly Block?[] _jumpCache = new Block?[2 * JumpCacheSize];
+    // Not readonly: VMX swaps in the jump cache of the context it enters (Vmx/TlbContexts.cs).
+    private Block?[] _jumpCache = new Block?[2 * JumpCacheSize];
     private int _jumpBase;
 
     /// <summary>Maximum instructions per decoded block.</summary>
