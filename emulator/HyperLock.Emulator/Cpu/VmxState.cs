@@ -343,6 +343,33 @@ public sealed partial class Cpu
         (VProc & VmxControls.ProcMovDr) != 0
         && RaiseVmExit(ExitReason.MovDr, (uint)dr | (toDr ? 0 : 1UL << 4) | ((ulong)(uint)gpr << 8), ref i);
 
+    /// <summary>
+    /// A task switch attempted in non-root operation (CALL/JMP to a TSS or task gate, IRET with NT,
+    /// INT through a task gate) exits unconditionally (9). <paramref name="source"/>: 0 CALL,
+    /// 1 IRET, 2 JMP, 3 task gate in the IDT; qualification = selector | source &lt;&lt; 30.
+    /// </summary>
+    public bool VmxInterceptTaskSwitch(ref Decode.Insn i, ushort selector, int source) =>
+        RaiseVmExit(ExitReason.TaskSwitch, selector | ((ulong)(uint)source << 30), ref i);
+
+    /// <summary>
+    /// An INIT signal: in non-root operation it causes a VM exit (3) at the next instruction
+    /// boundary; in VMX root operation INIT is blocked (it stays pending and is dropped here).
+    /// Returns true when the signal was consumed by VMX.
+    /// </summary>
+    public bool VmxSignalInit()
+    {
+        if (!InVmxOperation) return false;
+        if (InNonRoot)
+        {
+            _initPending = true;
+            VmxEventWatch = true;
+            ExitRequest |= ExitEvent;
+        }
+        return true;
+    }
+
+    private bool _initPending;
+
     /// <summary>Virtual-NMI blocking ends at IRET in the guest (call from the IRET handler).</summary>
     public void VmxOnIret()
     {

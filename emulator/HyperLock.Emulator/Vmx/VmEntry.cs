@@ -400,7 +400,7 @@ public sealed partial class Cpu
 
     internal void RecomputeVmxWatch()
     {
-        VmxEventWatch = InNonRoot && (_entryShadowPending || VmxTimerDeadline != ulong.MaxValue
+        VmxEventWatch = InNonRoot && (_entryShadowPending || _initPending || VmxTimerDeadline != ulong.MaxValue
             || (VProc & (C.ProcIntWindow | C.ProcNmiWindow)) != 0 || (VPin & C.PinExtIntExiting) != 0);
     }
 

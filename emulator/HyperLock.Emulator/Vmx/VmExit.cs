@@ -79,6 +79,13 @@ public sealed partial class Cpu
         bool shadow = Retired < InterruptShadowUntil;
         bool irq = Interrupts != null && Interrupts.HasInterrupt;
         if (!VmxEventWatch && !irq) return false;
+        if (_initPending)
+        {
+            _initPending = false;
+            ResetExitInfo();
+            DoVmExit(ExitReason.Init, 0);
+            return true;
+        }
         if (VmxTimerDeadline != ulong.MaxValue)
         {
             bool expired = Now >= VmxTimerDeadline;
@@ -274,6 +281,7 @@ public sealed partial class Cpu
         VmxTimerDeadline = ulong.MaxValue;
         VmxEventWatch = false;
         _entryShadowPending = false;
+        _initPending = false;
         Halted = false;
         InterruptShadowUntil = 0;
         MovSsShadow = false;
