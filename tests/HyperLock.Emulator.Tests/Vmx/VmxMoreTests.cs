@@ -135,3 +135,76 @@ public class VmxMoreTests
         Assert.Equal(0x1111UL, m.Cpu.R(Reg.Rdx));
     }
 }
+
+/// <summary>Delivery-time EPT violations, PDPTE checks, INVEPT success, malformed lists.</summary>
+public class VmxEdgeTests
+{
+    [Fact]
+    public void EptViolationWhileDeliveringAnInjectedEventReportsIdtVectoring()
+    {
+        using var m = new VmxMachine();
+        ulong eptp = m.BuildIdentityEpt(16 << 20);
+        m.MapEpt(eptp & ~0xFFFUL, VmxMachine.GuestIdt, VmxMachine.GuestIdt, 0); // guest IDT not readable
+        var t = new HvTest { Guest = g => g.vmcall() };
+        t.Set(F.ProcControls, C.ProcSecondary);
+        t.Fields[F.ProcControls2] = C.Proc2Ept;
+        t.Fields[F.EptPointer] = eptp;
+        t.Fields[F.EntryInterruptionInfo] = Interruption.Make(13, Interruption.TypeHardwareException, true);
+        t.Fields[F.EntryExceptionErrorCode] = 0x18;
+        Assert.Equal("int3", t.Run(m).ToString());
+        Assert.Equal((ulong)ExitReason.EptViolation, m.Cpu.R(Reg.R12));
+        Assert.Equal(Interruption.Make(13, Interruption.TypeHardwareException, true), m.Vmcs(F.IdtVectoringInfo));
+        Assert.Equal(0x18UL, m.Vmcs(F.IdtVectoringErrorCode));
+        Assert.Equal(VmxMachine.GuestIdt + 13 * 16, m.Vmcs(F.GuestPhysicalAddress));
+        Assert.Equal(VmxMachine.GuestCode, m.Vmcs(F.GuestRip));
+    }
+
+    [Fact]
+    public void PaeGuestWithBadPdpteFailsEntryWithQualification2()
+    {
+        using var m = new VmxMachine();
+        const ulong pdpt = 0x33000;
+        m.Memory.Write(pdpt, 8, 0x34000 | 1 | (1 << 5)); // present with reserved bit 5
+        var t = new HvTest { Guest = g => g.vmcall() };
+        t.Fields[F.EntryControls] = VmxCapabilities.EntryTrueDefault1;
+        t.Fields[F.GuestCr3] = pdpt;
+        t.Fields[F.GuestCsAr] = 0xC09B;
+        t.Fields[F.GuestEfer] = 0;
+        Assert.Equal("int3", t.Run(m).ToString());
+        Assert.Equal(ExitReason.EntryFailure | ExitReason.InvalidGuestState, m.Cpu.R(Reg.R12));
+        Assert.Equal(2UL, m.Cpu.R(Reg.R13));
+    }
+
+    [Fact]
+    public void InveptSingleContextWithValidEptpSucceeds()
+    {
+        using var m = new VmxMachine();
+        m.Load(VmxMachine.HostCode, a =>
+        {
+            a.vmxon(__qword_ptr[VmxMachine.PtrVmxon]);
+            a.vmclear(__qword_ptr[VmxMachine.PtrVmcs]);
+            a.vmptrld(__qword_ptr[VmxMachine.PtrVmcs]);
+            a.mov(rax, (long)(VmxMachine.EptBase | 6 | (3 << 3)));
+            a.mov(__qword_ptr[VmxMachine.Desc], rax);
+            a.mov(__qword_ptr[VmxMachine.Desc + 8], 0);
+            a.mov(rax, 1);
+            a.invept(rax, __[VmxMachine.Desc]);
+            a.int3();
+        });
+        Assert.Equal("int3", m.Run(100).ToString());
+        Assert.False(m.Cpu.CF);
+        Assert.False(m.Cpu.ZF);
+    }
+
+    [Fact]
+    public void OversizedExitMsrStoreListIsAVmxAbort()
+    {
+        using var m = new VmxMachine();
+        var t = new HvTest { Guest = g => g.vmcall() };
+        t.Fields[F.ExitMsrStoreAddr] = VmxMachine.MsrArea;
+        t.Fields[F.ExitMsrStoreCount] = 100_000;
+        Assert.Equal("shutdown", t.Run(m).ToString());
+        Assert.Equal(1u, m.Cpu.LastVmxAbort);
+        Assert.Equal(1UL, m.Memory.Read(VmxMachine.VmcsRegion + 4, 4));
+    }
+}
