@@ -134,11 +134,11 @@ public sealed unsafe partial class Cpu
         }
     }
 
-    /// <summary>Recomputes CPL and code size after CS, CR0 or EFER change.</summary>
-    public void UpdateMode() => UpdateMode(flushJumpCache: true);
-
-    /// <summary>As <see cref="UpdateMode()"/>; VM entry and exit pass false and manage the jump cache per context.</summary>
-    internal void UpdateMode(bool flushJumpCache)
+    /// <summary>
+    /// Recomputes CPL and code size after CS, CR0 or EFER change. The jump cache needs no flush:
+    /// it is keyed by linear address, split by privilege, and checks the code size on every hit.
+    /// </summary>
+    public void UpdateMode()
     {
         ref SegmentRegister cs = ref Segs[Seg.Cs];
         bool protectedMode = (Cr0 & Bits.Cr0Pe) != 0;
@@ -152,8 +152,6 @@ public sealed unsafe partial class Cpu
             Cpl = newCpl;
             SelectTlbSet();
         }
-        // Jump-cache entries were keyed by linear address under the old mode.
-        if (flushJumpCache) FlushJumpCache();
     }
 
     /// <summary>True in 64-bit mode (IA-32e with CS.L = 1).</summary>

@@ -42,7 +42,11 @@ public sealed partial class Cpu
     /// <summary>Counts TLB refills, for benchmarks and tests.</summary>
     public ulong TlbMisses;
 
-    private void InitTlb() => FlushTlb(includeGlobal: true);
+    private void InitTlb()
+    {
+        SelectTlbSet();
+        FlushTlb(includeGlobal: true);
+    }
 
     private void SelectTlbSet()
     {
@@ -50,6 +54,7 @@ public sealed partial class Cpu
         _readSet = ((int)Access.Read * 2 + user) * TlbSize;
         _writeSet = ((int)Access.Write * 2 + user) * TlbSize;
         _fetchSet = ((int)Access.Fetch * 2 + user) * TlbSize;
+        _jumpBase = user * JumpCacheSize;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

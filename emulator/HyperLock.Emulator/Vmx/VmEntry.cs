@@ -436,7 +436,7 @@ public sealed partial class Cpu
         R(Reg.Rsp) = VmRead(F.GuestRsp);
         Rip = VmRead(F.GuestRip);
         SetRflags(VmRead(F.GuestRflags));
-        UpdateMode(flushJumpCache: false);
+        UpdateMode();
     }
 
     /// <summary>Processes an MSR-load list; returns 0 or the 1-based index of the failing entry.</summary>

@@ -386,6 +386,6 @@ public sealed partial class Cpu
         Rip = VmRead(F.HostRip);
         SetRflags(Bits.Fixed1);
         ForceCpl(0);
-        UpdateMode(flushJumpCache: false);
+        UpdateMode();
     }
 }

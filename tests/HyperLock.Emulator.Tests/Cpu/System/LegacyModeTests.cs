@@ -2,10 +2,10 @@ using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using static HyperLock.Emulator.Tests.Cpu.System.BareMetal;
+using static HyperLock.Emulator.Tests.Cpu.SystemInstructions.BareMetal;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
-namespace HyperLock.Emulator.Tests.Cpu.System;
+namespace HyperLock.Emulator.Tests.Cpu.SystemInstructions;
 
 /// <summary>Real mode, 32-bit protected mode (segment checks, privilege changes through a TSS) and the switch into long mode.</summary>
 public class LegacyModeTests

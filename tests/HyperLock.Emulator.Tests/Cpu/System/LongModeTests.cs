@@ -2,10 +2,10 @@ using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using static HyperLock.Emulator.Tests.Cpu.System.BareMetal;
+using static HyperLock.Emulator.Tests.Cpu.SystemInstructions.BareMetal;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
-namespace HyperLock.Emulator.Tests.Cpu.System;
+namespace HyperLock.Emulator.Tests.Cpu.SystemInstructions;
 
 /// <summary>Exception delivery, privilege transitions, fast system calls and paging controls in 64-bit mode.</summary>
 public class LongModeTests
