@@ -70,10 +70,13 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref ulong VmcsRef(uint encoding) => ref Vmcs[VmcsFields.SlotOf(encoding)];
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong VmRead(uint encoding) => Vmcs[VmcsFields.SlotOf(encoding)];
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void VmWrite(uint encoding, ulong value) => Vmcs[VmcsFields.SlotOf(encoding)] = TruncateField(encoding, value);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong TruncateField(uint encoding, ulong value) => VmcsField.Width(encoding) switch
     {
         VmcsWidth.Bits16 => value & 0xFFFF,

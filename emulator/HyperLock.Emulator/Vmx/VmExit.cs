@@ -101,6 +101,13 @@ public sealed partial class Cpu
                 return true;
             }
         }
+        if (Halted && !irq && (VPin & C.PinExtIntExiting) != 0 && !IF && EventDeadline != ulong.MaxValue
+            && EventDeadline > Now && EventDeadline < VmxTimerDeadline)
+        {
+            // HLT with IF = 0 still wakes for an external interrupt that exits: skip to the next device event.
+            IdleCycles += EventDeadline - Now;
+            return true;
+        }
         if ((VProc & C.ProcNmiWindow) != 0 && !NmiBlocked && !(shadow && MovSsShadow))
         {
             ResetExitInfo();

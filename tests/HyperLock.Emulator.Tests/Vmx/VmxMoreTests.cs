@@ -208,3 +208,34 @@ public class VmxEdgeTests
         Assert.Equal(1UL, m.Memory.Read(VmxMachine.VmcsRegion + 4, 4));
     }
 }
+
+/// <summary>A halted guest with IF = 0 is woken by an external interrupt that exits.</summary>
+public class VmxHaltWakeTests
+{
+    private sealed class TimedInterrupt : HyperLock.Emulator.Cpu.Execution.IInterruptController
+    {
+        public bool Raised;
+        public bool HasInterrupt => Raised;
+        public int Acknowledge() { Raised = false; return 0x20; }
+    }
+
+    [Fact]
+    public void HaltedGuestWithIfClearExitsOnExternalInterruptAtTheNextDeviceEvent()
+    {
+        using var m = new VmxMachine();
+        var pic = new TimedInterrupt();
+        m.Cpu.Interrupts = pic;
+        var t = new HvTest { Guest = g => g.vmcall() };
+        t.Fields[F.GuestActivityState] = 1;
+        t.Set(F.PinControls, C.PinExtIntExiting);
+        t.Set(F.ExitControls, C.ExitAckInterrupt);
+        t.BeforeLaunch = _ => { };
+        m.Cpu.EventDeadline = 50_000;
+        m.Cpu.DeadlineReached = () => pic.Raised = true;
+        Assert.Equal("int3", t.Run(m).ToString());
+        Assert.Equal((ulong)ExitReason.ExternalInterrupt, m.Cpu.R(Reg.R12));
+        Assert.Equal(Interruption.Valid | 0x20u, m.Vmcs(F.ExitInterruptionInfo));
+        Assert.Equal(1UL, m.Vmcs(F.GuestActivityState));
+        Assert.True(m.Cpu.Now >= 50_000);
+    }
+}
