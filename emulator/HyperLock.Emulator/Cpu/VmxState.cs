@@ -373,6 +373,24 @@ public sealed partial class Cpu
 
     private bool _initPending;
 
+    /// <summary>
+    /// In VMX operation, CR0 and CR4 must keep the IA32_VMX_CR0/CR4_FIXED bits (CR4.VMXE cannot be
+    /// cleared; CR0.PE/PG may be 0 for an unrestricted guest). MOV to CR0/CR4 and LMSW call this
+    /// with the value about to be loaded and raise #GP(0) when it returns false.
+    /// </summary>
+    public bool VmxCrValueAllowed(int cr, ulong value)
+    {
+        if (!InVmxOperation) return true;
+        if (cr == 0)
+        {
+            ulong fixed0 = VmxCapabilities.Cr0Fixed0;
+            if (InNonRoot && (VProc2 & VmxControls.Proc2Unrestricted) != 0) fixed0 &= ~(Bits.Cr0Pe | Bits.Cr0Pg);
+            return (value & fixed0) == fixed0 && (value & ~VmxCapabilities.Cr0Fixed1 & 0xFFFFFFFF) == 0;
+        }
+        if (cr == 4) return (value & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0 && (value & ~VmxCapabilities.Cr4Fixed1) == 0;
+        return true;
+    }
+
     /// <summary>Virtual-NMI blocking ends at IRET in the guest (call from the IRET handler).</summary>
     public void VmxOnIret()
     {

@@ -239,3 +239,35 @@ public class VmxHaltWakeTests
         Assert.True(m.Cpu.Now >= 50_000);
     }
 }
+
+/// <summary>CR0/CR4 fixed bits in VMX operation (needs the WriteCr0/WriteCr4 hook in the system family).</summary>
+public class VmxFixedBitsTests
+{
+    [Fact]
+    public void VmxCrValueAllowedEnforcesFixedBits()
+    {
+        using var m = new VmxMachine();
+        var c = m.Cpu;
+        Assert.True(c.VmxCrValueAllowed(4, 0)); // outside VMX operation anything goes
+        m.Load(VmxMachine.HostCode, a => { a.vmxon(__qword_ptr[VmxMachine.PtrVmxon]); a.int3(); });
+        Assert.Equal("int3", m.Run(10).ToString());
+        Assert.False(c.VmxCrValueAllowed(4, VmxMachine.HostCr4 & ~Bits.Cr4Vmxe));
+        Assert.False(c.VmxCrValueAllowed(0, VmxMachine.HostCr0 & ~Bits.Cr0Ne));
+        Assert.True(c.VmxCrValueAllowed(0, VmxMachine.HostCr0));
+        Assert.True(c.VmxCrValueAllowed(4, VmxMachine.HostCr4));
+    }
+
+    [Fact]
+    public void ClearingCr4VmxeInVmxOperationIsGp()
+    {
+        using var m = new VmxMachine();
+        m.Load(VmxMachine.HostCode, a =>
+        {
+            a.vmxon(__qword_ptr[VmxMachine.PtrVmxon]);
+            a.mov(rax, (long)(VmxMachine.HostCr4 & ~Bits.Cr4Vmxe));
+            a.mov(cr4, rax);
+            a.int3();
+        });
+        Assert.Equal("#GP(0)", m.Run(10).ToString());
+    }
+}
