@@ -1,1 +1,29 @@
-return 0;
+using System.Diagnostics;
+using BenchmarkDotNet.Running;
+using HyperLock.Benchmarks;
+
+// Runs the benchmark classes in this assembly; pass --filter '*Cpu*' etc. to choose.
+// "--quick" runs each CPU workload a few times with a stopwatch: a fast sanity check while
+// developing, not a substitute for the BenchmarkDotNet figures in README.
+if (args.Length > 0 && args[0] == "--quick")
+{
+    foreach (var name in args.Length > 1 ? args[1..] : CpuWorkloads.All)
+    {
+        using var env = CpuWorkloads.Create(name);
+        try
+        {
+            ulong count = CpuWorkloads.RunOnce(env);
+            var sw = Stopwatch.StartNew();
+            int runs = 0;
+            while (sw.ElapsedMilliseconds < 2000) { CpuWorkloads.RunOnce(env); runs++; }
+            double mips = count * (double)runs / sw.Elapsed.TotalMicroseconds;
+            Console.WriteLine($"{name,-16} {count,12:N0} instructions  {mips,8:F1} MIPS");
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.WriteLine($"{name,-16} failed: {e.Message}");
+        }
+    }
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(CpuBenchmarks).Assembly).Run(args);

@@ -1,1 +1,45 @@
-return 0;
+using System.CommandLine;
+using HyperLock.Cli;
+using HyperLock.Cli.Commands;
+
+// hyperlock: the testbed's command-line tool. Each subcommand lives in Commands/; user mistakes
+// become one-line errors with exit status 2, never stack traces.
+var root = new RootCommand("HyperLock testbed: a software x86-64 machine with VMX for confining hypervisors");
+
+var execCode = new Argument<string>("CODE.bin") { Description = "Raw x86-64 code, loaded at 0x400000" };
+var execState = new Option<string?>("--state") { Description = "JSON file with initial registers and scratch bytes" };
+var execMax = new Option<string?>("--max-steps") { Description = "Instruction limit (default 10,000,000)" };
+var exec = new Command("exec", "Run a code snippet in a flat 64-bit CPL3 environment and print the final state as JSON")
+{
+    execCode, execState, execMax,
+};
+exec.SetAction(pr => Cli.Guard(() => ExecCommand.Run(pr.GetValue(execCode)!, pr.GetValue(execState), pr.GetValue(execMax), Console.Out)));
+root.Subcommands.Add(exec);
+
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+{
+    Console.Error.WriteLine($"hyperlock: {parse.Errors[0].Message} (see 'hyperlock --help')");
+    return 2;
+}
+return parse.Invoke();
+
+namespace HyperLock.Cli
+{
+    internal static class Cli
+    {
+        /// <summary>Runs a command body, turning usage errors into a one-line message and status 2.</summary>
+        public static int Guard(Func<int> body)
+        {
+            try
+            {
+                return body();
+            }
+            catch (UsageException e)
+            {
+                Console.Error.WriteLine($"hyperlock: {e.Message}");
+                return 2;
+            }
+        }
+    }
+}

@@ -54,6 +54,7 @@ public sealed unsafe partial class Cpu
         Cpuid = cpuid ?? CpuidProfile.Default();
         memory.CodeWritten = OnCodeWritten;
         InitTlb();
+        InitVmx();
         Reset();
     }
 

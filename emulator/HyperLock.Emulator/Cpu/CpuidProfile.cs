@@ -41,18 +41,50 @@ public sealed class CpuidProfile
         return _leaves.TryGetValue((leaf, subleaf), out var v) ? v : default;
     }
 
+    /// <summary>Register numbers for <see cref="SetBit"/>, <see cref="ClearBit"/> and <see cref="HasBit"/>.</summary>
+    public const int Eax = 0, Ebx = 1, Ecx = 2, Edx = 3;
+
     /// <summary>Clears a feature bit (e.g. to hide VMX from a guest).</summary>
-    public void ClearBit(uint leaf, uint subleaf, int register, int bit)
+    public void ClearBit(uint leaf, uint subleaf, int register, int bit) => UpdateBit(leaf, subleaf, register, bit, false);
+
+    /// <summary>Sets a feature bit. Only advertise what the emulator implements.</summary>
+    public void SetBit(uint leaf, uint subleaf, int register, int bit) => UpdateBit(leaf, subleaf, register, bit, true);
+
+    /// <summary>True when the table has the bit set (static value, before dynamic patching).</summary>
+    public bool HasBit(uint leaf, uint subleaf, int register, int bit)
     {
         var v = Get(leaf, subleaf);
-        uint m = ~(1u << bit);
-        Set(leaf, subleaf, register switch
+        uint r = register switch { Eax => v.Eax, Ebx => v.Ebx, Ecx => v.Ecx, _ => v.Edx };
+        return (r & (1u << bit)) != 0;
+    }
+
+    private void UpdateBit(uint leaf, uint subleaf, int register, int bit, bool on)
+    {
+        var v = _leaves.TryGetValue((leaf, _subleafIndexed.Contains(leaf) ? subleaf : 0), out var existing) ? existing : default;
+        uint set = on ? 1u << bit : 0, keep = ~(1u << bit);
+        Set(leaf, _subleafIndexed.Contains(leaf) ? subleaf : 0, register switch
         {
-            0 => v with { Eax = v.Eax & m },
-            1 => v with { Ebx = v.Ebx & m },
-            2 => v with { Ecx = v.Ecx & m },
-            _ => v with { Edx = v.Edx & m },
+            Eax => v with { Eax = (v.Eax & keep) | set },
+            Ebx => v with { Ebx = (v.Ebx & keep) | set },
+            Ecx => v with { Ecx = (v.Ecx & keep) | set },
+            _ => v with { Edx = (v.Edx & keep) | set },
         }, _subleafIndexed.Contains(leaf));
+    }
+
+    /// <summary>
+    /// What CPUID returns on <paramref name="cpu"/>: the table entry with the bits that follow
+    /// processor state patched in — CPUID.1:ECX.OSXSAVE (bit 27) mirrors CR4.OSXSAVE, and
+    /// CPUID.1:EBX[31:24] is the initial APIC ID (0: one logical processor).
+    /// </summary>
+    public Leaf Read(uint leaf, uint subleaf, Cpu cpu)
+    {
+        var v = Get(leaf, subleaf);
+        if (leaf == 1)
+        {
+            uint osxsave = (cpu.Cr4 & Bits.Cr4Osxsave) != 0 ? 1u << 27 : 0;
+            v = v with { Ecx = (v.Ecx & ~(1u << 27)) | osxsave, Ebx = v.Ebx & 0x00FFFFFF };
+        }
+        return v;
     }
 
     private static uint Str(string s, int offset) =>
@@ -74,7 +106,7 @@ public sealed class CpuidProfile
             | Bit(17) /*PSE-36*/ | Bit(19) /*CLFSH*/ | Bit(23) /*MMX*/ | Bit(24) /*FXSR*/ | Bit(25) /*SSE*/ | Bit(26) /*SSE2*/;
         // Family 6, model 0x55 (Skylake-SP), stepping 4; CLFLUSH line 8 qwords; 1 logical processor.
         p.Set(1, 0, new Leaf(0x00050654, (8u << 8) | (1u << 16), ecx1, edx1));
-        p.Set(7, 0, new Leaf(0, Bit(3) /*BMI1*/ | Bit(8) /*BMI2*/ | Bit(9) /*ERMS*/, 0, 0), indexedBySubleaf: true);
+        p.Set(7, 0, new Leaf(0, Bit(3) /*BMI1*/ | Bit(7) /*SMEP*/ | Bit(8) /*BMI2*/ | Bit(9) /*ERMS*/, 0, 0), indexedBySubleaf: true);
         // XSAVE: x87 and SSE state only (XCR0 bits 0-1); legacy area 512 + header 64 bytes.
         p.Set(0xD, 0, new Leaf(3, 576, 576, 0), indexedBySubleaf: true);
         p.Set(0xD, 1, new Leaf(0, 0, 0, 0), indexedBySubleaf: true);

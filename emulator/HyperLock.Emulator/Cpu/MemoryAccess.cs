@@ -137,6 +137,7 @@ public sealed unsafe partial class Cpu
     /// </summary>
     public bool ProbeWrite(ulong lin, int size, bool user)
     {
+        if (Faulted) return false; // an earlier check of this instruction (segment limit) failed
         ulong last = lin + (ulong)size - 1;
         if (!Translate(lin, Access.Write, user, out _)) return false;
         if ((last >> 12) != (lin >> 12) && !Translate(last, Access.Write, user, out _)) return false;
@@ -146,6 +147,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Checks that bytes are readable, raising the fault now if not.</summary>
     public bool ProbeRead(ulong lin, int size, bool user)
     {
+        if (Faulted) return false;
         ulong last = lin + (ulong)size - 1;
         if (!Translate(lin, Access.Read, user, out _)) return false;
         if ((last >> 12) != (lin >> 12) && !Translate(last, Access.Read, user, out _)) return false;
@@ -165,6 +167,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong ReadSlow(ulong lin, int size, bool user)
     {
+        if (Faulted) return 0; // an earlier check of this instruction (segment limit) failed
         uint off = (uint)lin & 0xFFF;
         if (off + (uint)size > 0x1000)
         {
@@ -187,6 +190,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteSlow(ulong lin, int size, ulong value, bool user)
     {
+        if (Faulted) return;
         uint off = (uint)lin & 0xFFF;
         if (off + (uint)size > 0x1000)
         {

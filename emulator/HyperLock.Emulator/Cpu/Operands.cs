@@ -21,9 +21,9 @@ public sealed partial class Cpu
         return Bitness == 64 ? (i.Segment >= Seg.Fs ? a + Segs[i.Segment].Base : a) : LegacyLinear(i.Segment, a);
     }
 
-    /// <summary>Segment base applied outside 64-bit mode (limits are checked by the segmentation model).</summary>
+    /// <summary>Segment base applied outside 64-bit mode, after the limit check (System/Segmentation.cs).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ulong LegacyLinear(int segment, ulong offset) => (Segs[segment].Base + offset) & 0xFFFFFFFF;
+    private ulong LegacyLinear(int segment, ulong offset) => SegmentCheck(segment, offset);
 
     /// <summary>Linear address of segment:offset for implicit operands (string ops, stack).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

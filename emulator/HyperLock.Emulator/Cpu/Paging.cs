@@ -21,10 +21,25 @@ public sealed unsafe partial class Cpu
 
     private bool PagingEnabled => (Cr0 & Bits.Cr0Pg) != 0;
 
-    /// <summary>Reads a paging-structure entry. Under EPT this is where nested translation applies.</summary>
-    private ulong ReadPagingEntry(ulong phys, int size) => Memory.Read(phys, size);
+    /// <summary>Linear address of the walk in progress (for EPT-violation qualifications).</summary>
+    private ulong _walkLinear;
 
-    private void WritePagingEntry(ulong phys, int size, ulong value) => Memory.Write(phys, size, value);
+    /// <summary>
+    /// Reads a guest paging-structure entry. Under EPT its guest-physical address is translated
+    /// first (a read, or a write when EPT A/D flags are on, as the SDM treats such accesses);
+    /// on an EPT violation or misconfiguration the VM exit is raised and 0 returned (Faulted set).
+    /// </summary>
+    private ulong ReadPagingEntry(ulong phys, int size)
+    {
+        if (EptActive && !EptTranslate(phys, EptAd ? Access.Write : Access.Read, _walkLinear, true, false, out phys)) return 0;
+        return Memory.Read(phys, size);
+    }
+
+    private void WritePagingEntry(ulong phys, int size, ulong value)
+    {
+        if (EptActive && !EptTranslate(phys, Access.Write, _walkLinear, true, false, out phys)) return;
+        Memory.Write(phys, size, value);
+    }
 
     /// <summary>
     /// Translates a linear address for an access at the given privilege. Raises #GP (non-canonical)
@@ -47,6 +62,7 @@ public sealed unsafe partial class Cpu
         {
             return false;
         }
+        if (EptActive && !EptTranslate(phys, access, lin, true, true, out phys)) return false;
 
         TlbMisses++;
         ulong frame = phys >> 12;
@@ -65,6 +81,8 @@ public sealed unsafe partial class Cpu
         bool fetch = access == Access.Fetch;
         bool nxe = (Efer & Bits.EferNxe) != 0;
         uint err = (write ? PfWrite : 0) | (user ? PfUser : 0) | (fetch && nxe ? PfFetch : 0);
+        _walkLinear = lin;
+        if (Faulted) return false;
 
         Span<ulong> entryAddrs = stackalloc ulong[4];
         int levels;
@@ -82,6 +100,7 @@ public sealed unsafe partial class Cpu
             {
                 ulong addr = table + (((lin >> shift) & 0x1FF) << 3);
                 entry = ReadPagingEntry(addr, 8);
+                if (Faulted) return false;
                 entryAddrs[levels++] = addr;
                 if ((entry & PteP) == 0) return PageFault(lin, err);
                 ulong rsvd = entry & ~PhysAddrMask & 0x000FFFFFFFFFF000UL;
@@ -114,6 +133,7 @@ public sealed unsafe partial class Cpu
             // PAE: the four PDPTEs are indexed by bits 31:30 (read each walk; real CPUs cache them at CR3 load).
             ulong pdpteAddr = (Cr3 & 0xFFFFFFE0) + (((lin >> 30) & 3) << 3);
             ulong pdpte = ReadPagingEntry(pdpteAddr, 8);
+            if (Faulted) return false;
             if ((pdpte & PteP) == 0) return PageFault(lin, err);
             if ((pdpte & 0x1E6) != 0 || (pdpte & ~PhysAddrMask & 0x000FFFFFFFFFF000UL) != 0 || (pdpte & PteNx) != 0)
                 return PageFault(lin, err | PfPresent | PfReserved);
@@ -124,6 +144,7 @@ public sealed unsafe partial class Cpu
             {
                 ulong addr = table + (((lin >> shift) & 0x1FF) << 3);
                 entry = ReadPagingEntry(addr, 8);
+                if (Faulted) return false;
                 entryAddrs[levels++] = addr;
                 if ((entry & PteP) == 0) return PageFault(lin, err);
                 ulong rsvd = entry & ~PhysAddrMask & 0x000FFFFFFFFFF000UL;
@@ -155,6 +176,7 @@ public sealed unsafe partial class Cpu
             {
                 ulong addr = table + (((lin >> shift) & 0x3FF) << 2);
                 entry = ReadPagingEntry(addr, 4);
+                if (Faulted) return false;
                 entryAddrs[levels++] = addr;
                 if ((entry & PteP) == 0) return PageFault(lin, err);
                 writable &= (entry & PteRw) != 0;
@@ -192,9 +214,11 @@ public sealed unsafe partial class Cpu
         for (int i = 0; i < levels; i++)
         {
             ulong e = ReadPagingEntry(entryAddrs[i], entrySize);
+            if (Faulted) return false;
             ulong want = e | PteA;
             if (i == levels - 1 && write) want |= PteD;
             if (want != e) WritePagingEntry(entryAddrs[i], entrySize, want);
+            if (Faulted) return false;
         }
         phys = pageBase | (lin & pageMaskLow);
         return true;

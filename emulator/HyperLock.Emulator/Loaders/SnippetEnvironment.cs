@@ -60,6 +60,7 @@ public sealed class SnippetEnvironment : IDisposable
         c.UpdateMode();
         c.FlushTlb(includeGlobal: true);
         c.Rip = CodeBase;
+        for (int r = 0; r < 16; r++) c.R(r) = 0;
         c.R(Reg.Rsp) = DefaultStackPointer;
         c.SetRflags(0x202);
         c.InterceptExceptions = true;

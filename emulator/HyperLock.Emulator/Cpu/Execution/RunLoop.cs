@@ -97,6 +97,7 @@ public sealed unsafe partial class Cpu
                 var stop = HandleEvents();
                 if (stop.Kind != StopKind.None) return stop;
             }
+            if (InNonRoot && VmxCheckEvents()) continue; // VMX: timer, windows, external-interrupt exiting
             if (Halted)
             {
                 var stop = Idle();
@@ -119,9 +120,16 @@ public sealed unsafe partial class Cpu
                 ulong untilEvent = EventDeadline > Now ? EventDeadline - Now : 1;
                 if (untilEvent < budget) budget = untilEvent;
             }
+            if (VmxTimerDeadline != ulong.MaxValue)
+            {
+                ulong untilTimer = VmxTimerDeadline > Now ? VmxTimerDeadline - Now : 1;
+                if (untilTimer < budget) budget = untilTimer;
+            }
             if (InterruptShadowUntil > Retired && InterruptShadowUntil - Retired < budget)
                 budget = InterruptShadowUntil - Retired;
             ExecuteBlock(block, budget);
+            // STI / MOV SS (terminators) ask for a shadow over the next instruction; Retired is exact only here.
+            if (InterruptShadowUntil == ShadowAfterThisInstruction) InterruptShadowUntil = Retired + 1;
         }
     }
 
@@ -243,7 +251,13 @@ public sealed unsafe partial class Cpu
             EventDeadline = ulong.MaxValue;
             DeadlineReached?.Invoke();
         }
-        if (Faulted)
+        if (Faulted && InNonRoot)
+        {
+            // VMX non-root: pending VM exits, the exception bitmap, delivery through the guest IDT.
+            var stop = VmxHandleFault();
+            if (stop.Kind != StopKind.None) return stop;
+        }
+        else if (Faulted)
         {
             int vector = PendingVector;
             uint err = PendingError;

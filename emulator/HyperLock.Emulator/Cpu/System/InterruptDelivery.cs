@@ -13,21 +13,26 @@ public sealed partial class Cpu
     internal StopReason DeliverException(int vector, bool hasError, uint error, SoftwareEventKind soft)
     {
         int first = vector;
+        // A software interrupt (INT n, INT3, INTO) is not an exception: a fault while delivering it is handled serially.
+        bool firstBenign = soft != SoftwareEventKind.None;
         for (int attempt = 0; ; attempt++)
         {
             Deliver(vector, hasError, error, soft, external: false);
             if (!Faulted) return default;
+            // A fault while delivering INT n/INT3/INTO/INT1 is a fault of that instruction: report
+            // it at the instruction (handlers moved RIP past it; the encodings without prefixes are assumed).
+            if (soft != SoftwareEventKind.None) Rip -= soft == SoftwareEventKind.IntN ? 2UL : 1UL;
             int second = PendingVector;
             uint secondErr = PendingError;
             bool secondHasErr = PendingHasError;
             if (PendingIsPageFault) Cr2 = PendingCr2;
             ClearFault();
-            if (vector == Vector.DF || attempt >= 2)
+            if (vector == Vector.DF || attempt >= 8)
             {
                 Log?.Invoke($"triple fault: {Vector.Name(second)} while delivering {Vector.Name(vector)}");
                 return new StopReason(StopKind.Shutdown, second, secondErr, secondHasErr);
             }
-            bool benign = !(Vector.IsContributory(first) || first == Vector.PF);
+            bool benign = firstBenign || !(Vector.IsContributory(first) || first == Vector.PF);
             bool escalate = !benign && (Vector.IsContributory(second) || (first == Vector.PF && second == Vector.PF));
             if (escalate)
             {
@@ -42,6 +47,7 @@ public sealed partial class Cpu
                 hasError = secondHasErr;
             }
             soft = SoftwareEventKind.None;
+            firstBenign = false;
             first = vector;
         }
     }
@@ -101,7 +107,7 @@ public sealed partial class Cpu
         int type = (int)((gateLo >> 40) & 0xF);
         int dpl = (int)((gateLo >> 45) & 3);
         bool present = ((gateLo >> 47) & 1) != 0;
-        if (type != 0xE && type != 0xF) { RaiseGp(idtErr); return; }
+        if ((type != 0xE && type != 0xF) || ((gateLo >> 44) & 1) != 0) { RaiseGp(idtErr); return; }
         if (soft != SoftwareEventKind.None && soft != SoftwareEventKind.Int1 && dpl < Cpl) { RaiseGp(idtErr); return; }
         if (!present) { RaiseFault(Vector.NP, idtErr); return; }
 
@@ -119,11 +125,21 @@ public sealed partial class Cpu
 
         ulong oldRsp = R(Reg.Rsp);
         ushort oldSs = Segs[Seg.Ss].Selector;
+        if (!IsCanonical(offset)) { RaiseGp(extBit); return; }
         ulong rsp;
-        if (ist != 0) rsp = ReadLinear(Tr.Base + 0x24 + (ulong)(ist - 1) * 8, 8, false);
-        else if (newCpl < Cpl) rsp = ReadLinear(Tr.Base + 4 + (ulong)newCpl * 8, 8, false);
+        ulong tssOffset = ist != 0 ? 0x24 + (ulong)(ist - 1) * 8 : 4 + (ulong)newCpl * 8;
+        if (ist != 0 || newCpl < Cpl)
+        {
+            if (tssOffset + 7 > Tr.Limit || (Tr.Attributes & SegmentRegister.AttrUnusable) != 0)
+            {
+                RaiseFault(Vector.TS, (uint)(Tr.Selector & ~3) | extBit);
+                return;
+            }
+            rsp = ReadLinear(Tr.Base + tssOffset, 8, false);
+            if (Faulted) return;
+            if (!IsCanonical(rsp)) { RaiseFault(Vector.SS, extBit); return; }
+        }
         else rsp = oldRsp;
-        if (Faulted) return;
         rsp &= ~0xFUL;
 
         ulong flags = GetRflags();
@@ -182,6 +198,7 @@ public sealed partial class Cpu
         if (!cs.Present) { RaiseFault(Vector.NP, (uint)(selector & ~3) | extBit); return; }
         int newCpl = (cs.Type & 4) != 0 ? Cpl : cs.Dpl;
         int width = is32 ? 4 : 2;
+        if (offset > cs.Limit) { RaiseGp(extBit); return; }
 
         ulong oldEsp = R(Reg.Rsp);
         var oldSsReg = Segs[Seg.Ss];
@@ -191,11 +208,22 @@ public sealed partial class Cpu
         if (stackSwitch)
         {
             // 32-bit TSS: ESPn at 4 + 8n, SSn at 8 + 8n.
+            if (10 + (ulong)newCpl * 8 > Tr.Limit || (Tr.Attributes & SegmentRegister.AttrUnusable) != 0)
+            {
+                RaiseFault(Vector.TS, (uint)(Tr.Selector & ~3) | extBit);
+                return;
+            }
             ulong newEsp = ReadLinear(Tr.Base + 4 + (ulong)newCpl * 8, 4, false);
             ushort newSsSel = (ushort)ReadLinear(Tr.Base + 8 + (ulong)newCpl * 8, 2, false);
             if (Faulted) return;
             if ((newSsSel & ~3) == 0 || !TryReadDescriptor(newSsSel, out ulong ssDesc, out _)) { if (!Faulted) RaiseFault(Vector.TS, (uint)(newSsSel & ~3) | extBit); return; }
             ss = DecodeDescriptor(newSsSel, ssDesc);
+            bool writableData = (ss.Attributes & SegmentRegister.AttrS) != 0 && (ss.Type & 0xA) == 2;
+            if ((newSsSel & 3) != newCpl || ss.Dpl != newCpl || !writableData)
+            {
+                RaiseFault(Vector.TS, (uint)(newSsSel & ~3) | extBit);
+                return;
+            }
             if (!ss.Present) { RaiseFault(Vector.SS, (uint)(newSsSel & ~3) | extBit); return; }
             esp = ss.DefaultBig ? newEsp : newEsp & 0xFFFF;
         }

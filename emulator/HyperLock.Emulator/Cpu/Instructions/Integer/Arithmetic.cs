@@ -4,131 +4,100 @@ using Iced.Intel;
 
 namespace HyperLock.Emulator.Cpu.Instructions;
 
-/// <summary>ADD, ADC, SUB, SBB, CMP, INC, DEC, NEG, MUL, IMUL, DIV, IDIV.</summary>
+/// <summary>ADD, ADC, SUB, SBB, CMP, INC, DEC, NEG (MUL/IMUL/DIV/IDIV are in MulDiv.cs).</summary>
 internal static unsafe partial class Arithmetic
 {
     public static void Register()
     {
-        foreach (var c in FormTable.Legacy(Mnemonic.Add)) OpTable.Set(c, &Add, &AddReg);
-        foreach (var c in FormTable.Legacy(Mnemonic.Sub)) OpTable.Set(c, &Sub, &SubReg);
-        foreach (var c in FormTable.Legacy(Mnemonic.Cmp)) OpTable.Set(c, &Cmp, &CmpReg);
-        foreach (var c in FormTable.Legacy(Mnemonic.Adc)) OpTable.Set(c, &Adc);
-        foreach (var c in FormTable.Legacy(Mnemonic.Sbb)) OpTable.Set(c, &Sbb);
-        foreach (var c in FormTable.Legacy(Mnemonic.Inc)) OpTable.Set(c, &Inc, &IncReg);
-        foreach (var c in FormTable.Legacy(Mnemonic.Dec)) OpTable.Set(c, &Dec, &DecReg);
-        foreach (var c in FormTable.Legacy(Mnemonic.Neg)) OpTable.Set(c, &Neg);
-    }
-
-    // Register forms: both operands are registers or an immediate; no fault is possible.
-
-    private static void AddReg(Cpu c, ref Insn i)
-    {
-        int size = i.OpSize, bits = size * 8;
-        ulong m = Cpu.SizeMask(bits);
-        ulong a = c.ReadGpr(i.R0, size);
-        ulong b = i.Kind(1) == OperandKind.Register ? c.ReadGpr(i.R1, size) : i.Imm & m;
-        ulong r = (a + b) & m;
-        c.WriteGpr(i.R0, size, r);
-        c.SetLazy(FlagOp.Add, a, b, r, bits);
-    }
-
-    private static void SubReg(Cpu c, ref Insn i)
-    {
-        int size = i.OpSize, bits = size * 8;
-        ulong m = Cpu.SizeMask(bits);
-        ulong a = c.ReadGpr(i.R0, size);
-        ulong b = i.Kind(1) == OperandKind.Register ? c.ReadGpr(i.R1, size) : i.Imm & m;
-        ulong r = (a - b) & m;
-        c.WriteGpr(i.R0, size, r);
-        c.SetLazy(FlagOp.Sub, a, b, r, bits);
-    }
-
-    private static void CmpReg(Cpu c, ref Insn i)
-    {
-        int size = i.OpSize, bits = size * 8;
-        ulong m = Cpu.SizeMask(bits);
-        ulong a = c.ReadGpr(i.R0, size);
-        ulong b = i.Kind(1) == OperandKind.Register ? c.ReadGpr(i.R1, size) : i.Imm & m;
-        c.SetLazy(FlagOp.Sub, a, b, (a - b) & m, bits);
-    }
-
-    private static void IncReg(Cpu c, ref Insn i)
-    {
-        int size = i.OpSize, bits = size * 8;
-        ulong a = c.ReadGpr(i.R0, size);
-        ulong r = (a + 1) & Cpu.SizeMask(bits);
-        c.LazyCarry = c.CF;
-        c.WriteGpr(i.R0, size, r);
-        c.SetLazy(FlagOp.Inc, a, 1, r, bits);
-    }
-
-    private static void DecReg(Cpu c, ref Insn i)
-    {
-        int size = i.OpSize, bits = size * 8;
-        ulong a = c.ReadGpr(i.R0, size);
-        ulong r = (a - 1) & Cpu.SizeMask(bits);
-        c.LazyCarry = c.CF;
-        c.WriteGpr(i.R0, size, r);
-        c.SetLazy(FlagOp.Dec, a, 1, r, bits);
-    }
-
-    // General forms: any operand may be memory.
-
-    private static void Add(Cpu c, ref Insn i) => Binary(c, ref i, FlagOp.Add, write: true);
-    private static void Sub(Cpu c, ref Insn i) => Binary(c, ref i, FlagOp.Sub, write: true);
-    private static void Cmp(Cpu c, ref Insn i) => Binary(c, ref i, FlagOp.Sub, write: false);
-    private static void Adc(Cpu c, ref Insn i) => Binary(c, ref i, FlagOp.Adc, write: true);
-    private static void Sbb(Cpu c, ref Insn i) => Binary(c, ref i, FlagOp.Sbb, write: true);
-
-    private static void Binary(Cpu c, ref Insn i, FlagOp op, bool write)
-    {
-        int size = i.OpSize, bits = size * 8;
-        ulong m = Cpu.SizeMask(bits);
-        ulong a = c.GetOp(ref i, 0, size);
-        if (c.Faulted) return;
-        ulong b = c.GetOp(ref i, 1, size);
-        if (c.Faulted) return;
-        bool carry = (op == FlagOp.Adc || op == FlagOp.Sbb) && c.CF;
-        ulong r = op switch
+        MulDiv.Register(); // OpTable lists one Register() per original family file
+        Alu.Register<OpAdd>(Mnemonic.Add);
+        Alu.Register<OpAdc>(Mnemonic.Adc);
+        Alu.Register<OpSub>(Mnemonic.Sub);
+        Alu.Register<OpSbb>(Mnemonic.Sbb);
+        Alu.Register<OpCmp>(Mnemonic.Cmp);
+        Alu.RegisterUnary(Mnemonic.Inc, s => s switch
         {
-            FlagOp.Add => a + b,
-            FlagOp.Adc => a + b + (carry ? 1UL : 0),
-            FlagOp.Sbb => a - b - (carry ? 1UL : 0),
-            _ => a - b,
-        } & m;
-        if (write)
+            1 => ((nint)(delegate*<Cpu, ref Insn, void>)&IncM<S8>, (nint)(delegate*<Cpu, ref Insn, void>)&IncR<S8>),
+            2 => ((nint)(delegate*<Cpu, ref Insn, void>)&IncM<S16>, (nint)(delegate*<Cpu, ref Insn, void>)&IncR<S16>),
+            4 => ((nint)(delegate*<Cpu, ref Insn, void>)&IncM<S32>, (nint)(delegate*<Cpu, ref Insn, void>)&IncR<S32>),
+            _ => ((nint)(delegate*<Cpu, ref Insn, void>)&IncM<S64>, (nint)(delegate*<Cpu, ref Insn, void>)&IncR<S64>),
+        });
+        Alu.RegisterUnary(Mnemonic.Dec, s => s switch
         {
-            c.SetOp(ref i, 0, size, r);
-            if (c.Faulted) return;
-        }
-        c.LazyCarry = carry;
-        c.SetLazy(op, a, b, r, bits);
+            1 => ((nint)(delegate*<Cpu, ref Insn, void>)&DecM<S8>, (nint)(delegate*<Cpu, ref Insn, void>)&DecR<S8>),
+            2 => ((nint)(delegate*<Cpu, ref Insn, void>)&DecM<S16>, (nint)(delegate*<Cpu, ref Insn, void>)&DecR<S16>),
+            4 => ((nint)(delegate*<Cpu, ref Insn, void>)&DecM<S32>, (nint)(delegate*<Cpu, ref Insn, void>)&DecR<S32>),
+            _ => ((nint)(delegate*<Cpu, ref Insn, void>)&DecM<S64>, (nint)(delegate*<Cpu, ref Insn, void>)&DecR<S64>),
+        });
+        Alu.RegisterUnary(Mnemonic.Neg, s => s switch
+        {
+            1 => ((nint)(delegate*<Cpu, ref Insn, void>)&NegM<S8>, (nint)(delegate*<Cpu, ref Insn, void>)&NegR<S8>),
+            2 => ((nint)(delegate*<Cpu, ref Insn, void>)&NegM<S16>, (nint)(delegate*<Cpu, ref Insn, void>)&NegR<S16>),
+            4 => ((nint)(delegate*<Cpu, ref Insn, void>)&NegM<S32>, (nint)(delegate*<Cpu, ref Insn, void>)&NegR<S32>),
+            _ => ((nint)(delegate*<Cpu, ref Insn, void>)&NegM<S64>, (nint)(delegate*<Cpu, ref Insn, void>)&NegR<S64>),
+        });
     }
 
-    private static void Inc(Cpu c, ref Insn i) => IncDec(c, ref i, FlagOp.Inc);
-    private static void Dec(Cpu c, ref Insn i) => IncDec(c, ref i, FlagOp.Dec);
-
-    private static void IncDec(Cpu c, ref Insn i, FlagOp op)
+    private static void IncR<S>(Cpu c, ref Insn i) where S : struct, ISize
     {
-        int size = i.OpSize, bits = size * 8;
-        ulong a = c.GetOp(ref i, 0, size);
+        ulong a = S.Get(c, i.R0);
+        ulong r = (a + 1) & S.Mask;
+        c.LazyCarry = c.CF;
+        S.Set(c, i.R0, r);
+        c.SetLazy(FlagOp.Inc, a, 1, r, S.Bits);
+    }
+
+    private static void DecR<S>(Cpu c, ref Insn i) where S : struct, ISize
+    {
+        ulong a = S.Get(c, i.R0);
+        ulong r = (a - 1) & S.Mask;
+        c.LazyCarry = c.CF;
+        S.Set(c, i.R0, r);
+        c.SetLazy(FlagOp.Dec, a, 1, r, S.Bits);
+    }
+
+    private static void NegR<S>(Cpu c, ref Insn i) where S : struct, ISize
+    {
+        ulong b = S.Get(c, i.R0);
+        ulong r = (0 - b) & S.Mask;
+        S.Set(c, i.R0, r);
+        c.SetLazy(FlagOp.Sub, 0, b, r, S.Bits);
+    }
+
+    private static void IncM<S>(Cpu c, ref Insn i) where S : struct, ISize
+    {
+        ulong lin = c.Ea(ref i);
+        ulong a = S.Load(c, lin);
         if (c.Faulted) return;
-        ulong r = (op == FlagOp.Inc ? a + 1 : a - 1) & Cpu.SizeMask(bits);
+        ulong r = (a + 1) & S.Mask;
         bool cf = c.CF;
-        c.SetOp(ref i, 0, size, r);
+        S.Store(c, lin, r);
         if (c.Faulted) return;
         c.LazyCarry = cf;
-        c.SetLazy(op, a, 1, r, bits);
+        c.SetLazy(FlagOp.Inc, a, 1, r, S.Bits);
     }
 
-    private static void Neg(Cpu c, ref Insn i)
+    private static void DecM<S>(Cpu c, ref Insn i) where S : struct, ISize
     {
-        int size = i.OpSize, bits = size * 8;
-        ulong b = c.GetOp(ref i, 0, size);
+        ulong lin = c.Ea(ref i);
+        ulong a = S.Load(c, lin);
         if (c.Faulted) return;
-        ulong r = (0 - b) & Cpu.SizeMask(bits);
-        c.SetOp(ref i, 0, size, r);
+        ulong r = (a - 1) & S.Mask;
+        bool cf = c.CF;
+        S.Store(c, lin, r);
         if (c.Faulted) return;
-        c.SetLazy(FlagOp.Sub, 0, b, r, bits);
+        c.LazyCarry = cf;
+        c.SetLazy(FlagOp.Dec, a, 1, r, S.Bits);
+    }
+
+    private static void NegM<S>(Cpu c, ref Insn i) where S : struct, ISize
+    {
+        ulong lin = c.Ea(ref i);
+        ulong b = S.Load(c, lin);
+        if (c.Faulted) return;
+        ulong r = (0 - b) & S.Mask;
+        S.Store(c, lin, r);
+        if (c.Faulted) return;
+        c.SetLazy(FlagOp.Sub, 0, b, r, S.Bits);
     }
 }

@@ -118,7 +118,7 @@ internal static unsafe partial class Sse
     }
 
     /// <summary>Like <see cref="Vec{T}"/> but the memory source is <paramref name="size"/> bytes (PMOVSX/ZX), zero-extended.</summary>
-    private static void VecNarrow<T, TSize>(Cpu c, ref Insn i) where T : struct, IVecOp where TSize : struct, ISize
+    private static void VecNarrow<T, TSize>(Cpu c, ref Insn i) where T : struct, IVecOp where TSize : struct, IVecSize
     {
         if (!c.SseAvailable()) return;
         Xmm s = c.XmmSrcNarrow(ref i, 1, TSize.Bytes);
@@ -129,8 +129,8 @@ internal static unsafe partial class Sse
 }
 
 /// <summary>A compile-time operand size for generic handlers.</summary>
-internal interface ISize { static abstract int Bytes { get; } }
-internal struct S2 : ISize { public static int Bytes => 2; }
-internal struct S4 : ISize { public static int Bytes => 4; }
-internal struct S8 : ISize { public static int Bytes => 8; }
-internal struct S16 : ISize { public static int Bytes => 16; }
+internal interface IVecSize { static abstract int Bytes { get; } }
+internal struct V2 : IVecSize { public static int Bytes => 2; }
+internal struct V4 : IVecSize { public static int Bytes => 4; }
+internal struct V8 : IVecSize { public static int Bytes => 8; }
+internal struct V16 : IVecSize { public static int Bytes => 16; }

@@ -14,12 +14,12 @@ internal static unsafe partial class Sse
 {
     private static void RegisterConvert()
     {
-        OpTable.Set(Code.Cvtsi2ss_xmm_rm32, &CvtSi2Ss<S4>); OpTable.Set(Code.Cvtsi2ss_xmm_rm64, &CvtSi2Ss<S8>);
-        OpTable.Set(Code.Cvtsi2sd_xmm_rm32, &CvtSi2Sd<S4>); OpTable.Set(Code.Cvtsi2sd_xmm_rm64, &CvtSi2Sd<S8>);
-        OpTable.Set(Code.Cvtss2si_r32_xmmm32, &CvtToSi<S4, S4, Quiet>); OpTable.Set(Code.Cvtss2si_r64_xmmm32, &CvtToSi<S8, S4, Quiet>);
-        OpTable.Set(Code.Cvttss2si_r32_xmmm32, &CvtToSi<S4, S4, Signaling>); OpTable.Set(Code.Cvttss2si_r64_xmmm32, &CvtToSi<S8, S4, Signaling>);
-        OpTable.Set(Code.Cvtsd2si_r32_xmmm64, &CvtToSi<S4, S8, Quiet>); OpTable.Set(Code.Cvtsd2si_r64_xmmm64, &CvtToSi<S8, S8, Quiet>);
-        OpTable.Set(Code.Cvttsd2si_r32_xmmm64, &CvtToSi<S4, S8, Signaling>); OpTable.Set(Code.Cvttsd2si_r64_xmmm64, &CvtToSi<S8, S8, Signaling>);
+        OpTable.Set(Code.Cvtsi2ss_xmm_rm32, &CvtSi2Ss<V4>); OpTable.Set(Code.Cvtsi2ss_xmm_rm64, &CvtSi2Ss<V8>);
+        OpTable.Set(Code.Cvtsi2sd_xmm_rm32, &CvtSi2Sd<V4>); OpTable.Set(Code.Cvtsi2sd_xmm_rm64, &CvtSi2Sd<V8>);
+        OpTable.Set(Code.Cvtss2si_r32_xmmm32, &CvtToSi<V4, V4, Quiet>); OpTable.Set(Code.Cvtss2si_r64_xmmm32, &CvtToSi<V8, V4, Quiet>);
+        OpTable.Set(Code.Cvttss2si_r32_xmmm32, &CvtToSi<V4, V4, Signaling>); OpTable.Set(Code.Cvttss2si_r64_xmmm32, &CvtToSi<V8, V4, Signaling>);
+        OpTable.Set(Code.Cvtsd2si_r32_xmmm64, &CvtToSi<V4, V8, Quiet>); OpTable.Set(Code.Cvtsd2si_r64_xmmm64, &CvtToSi<V8, V8, Quiet>);
+        OpTable.Set(Code.Cvttsd2si_r32_xmmm64, &CvtToSi<V4, V8, Signaling>); OpTable.Set(Code.Cvttsd2si_r64_xmmm64, &CvtToSi<V8, V8, Signaling>);
         OpTable.Set(Code.Cvtss2sd_xmm_xmmm32, &Cvtss2sd);
         OpTable.Set(Code.Cvtsd2ss_xmm_xmmm64, &Cvtsd2ss);
         OpTable.Set(Code.Cvtps2pd_xmm_xmmm64, &Cvtps2pd);
@@ -33,13 +33,13 @@ internal static unsafe partial class Sse
     }
 
     /// <summary>The integer source of CVTSI2SS/SD: a GPR or memory of <typeparamref name="TSize"/> bytes, sign-extended.</summary>
-    private static long IntSource<TSize>(Cpu c, ref Insn i) where TSize : struct, ISize
+    private static long IntSource<TSize>(Cpu c, ref Insn i) where TSize : struct, IVecSize
     {
         if (TSize.Bytes == 8) return (long)(i.Op1IsMem ? c.ReadMem64(c.Ea(ref i)) : c.R(i.R1));
         return (int)(i.Op1IsMem ? c.ReadMem32(c.Ea(ref i)) : (uint)c.R(i.R1));
     }
 
-    private static void CvtSi2Ss<TSize>(Cpu c, ref Insn i) where TSize : struct, ISize
+    private static void CvtSi2Ss<TSize>(Cpu c, ref Insn i) where TSize : struct, IVecSize
     {
         if (!c.SseAvailable()) return;
         long v = IntSource<TSize>(c, ref i);
@@ -51,7 +51,7 @@ internal static unsafe partial class Sse
         d.Lo = (d.Lo & 0xFFFFFFFF00000000UL) | r;
     }
 
-    private static void CvtSi2Sd<TSize>(Cpu c, ref Insn i) where TSize : struct, ISize
+    private static void CvtSi2Sd<TSize>(Cpu c, ref Insn i) where TSize : struct, IVecSize
     {
         if (!c.SseAvailable()) return;
         long v = IntSource<TSize>(c, ref i);
@@ -64,7 +64,7 @@ internal static unsafe partial class Sse
 
     /// <summary>CVT(T)SS2SI / CVT(T)SD2SI: TDst = GPR size, TSrc = float size, TTrunc = Signaling means truncate.</summary>
     private static void CvtToSi<TDst, TSrc, TTrunc>(Cpu c, ref Insn i)
-        where TDst : struct, ISize where TSrc : struct, ISize where TTrunc : struct, IBool
+        where TDst : struct, IVecSize where TSrc : struct, IVecSize where TTrunc : struct, IBool
     {
         if (!c.SseAvailable()) return;
         ulong a;

@@ -45,8 +45,8 @@ internal static unsafe partial class Sse
         OpTable.Set(Code.Rsqrtps_xmm_xmmm128, &Ps<FRsqrt>); OpTable.Set(Code.Rsqrtss_xmm_xmmm32, &Ss<FRsqrt>);
         OpTable.Set(Code.Roundps_xmm_xmmm128_imm8, &Ps<FRound>); OpTable.Set(Code.Roundpd_xmm_xmmm128_imm8, &Pd<FRound>);
         OpTable.Set(Code.Roundss_xmm_xmmm32_imm8, &Ss<FRound>); OpTable.Set(Code.Roundsd_xmm_xmmm64_imm8, &Sd<FRound>);
-        OpTable.Set(Code.Comiss_xmm_xmmm32, &Comis<S4, Signaling>); OpTable.Set(Code.Ucomiss_xmm_xmmm32, &Comis<S4, Quiet>);
-        OpTable.Set(Code.Comisd_xmm_xmmm64, &Comis<S8, Signaling>); OpTable.Set(Code.Ucomisd_xmm_xmmm64, &Comis<S8, Quiet>);
+        OpTable.Set(Code.Comiss_xmm_xmmm32, &Comis<V4, Signaling>); OpTable.Set(Code.Ucomiss_xmm_xmmm32, &Comis<V4, Quiet>);
+        OpTable.Set(Code.Comisd_xmm_xmmm64, &Comis<V8, Signaling>); OpTable.Set(Code.Ucomisd_xmm_xmmm64, &Comis<V8, Quiet>);
         OpTable.Set(Code.Addsubps_xmm_xmmm128, &Addsubps); OpTable.Set(Code.Addsubpd_xmm_xmmm128, &Addsubpd);
         OpTable.Set(Code.Haddps_xmm_xmmm128, &Hps<Quiet>); OpTable.Set(Code.Hsubps_xmm_xmmm128, &Hps<Signaling>);
         OpTable.Set(Code.Haddpd_xmm_xmmm128, &Hpd<Quiet>); OpTable.Set(Code.Hsubpd_xmm_xmmm128, &Hpd<Signaling>);
@@ -338,7 +338,7 @@ internal static unsafe partial class Sse
     private struct Quiet : IBool { public static bool Value => false; }
 
     /// <summary>(U)COMISS/SD: ZF,PF,CF = 111 unordered, 000 greater, 001 less, 100 equal; OF, SF, AF cleared.</summary>
-    private static void Comis<TSize, TSignal>(Cpu c, ref Insn i) where TSize : struct, ISize where TSignal : struct, IBool
+    private static void Comis<TSize, TSignal>(Cpu c, ref Insn i) where TSize : struct, IVecSize where TSignal : struct, IBool
     {
         if (!c.SseAvailable()) return;
         bool dbl = TSize.Bytes == 8;

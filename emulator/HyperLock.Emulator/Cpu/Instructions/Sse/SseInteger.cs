@@ -77,12 +77,12 @@ internal static unsafe partial class Sse
         SetX(Mnemonic.Pblendvb, &BlendV<Pblendvb>); SetX(Mnemonic.Blendvps, &BlendV<Blendvps>); SetX(Mnemonic.Blendvpd, &BlendV<Blendvpd>);
         SetX(Mnemonic.Ptest, &Ptest);
         // sign/zero extension (narrow memory sources)
-        OpTable.Set(Code.Pmovsxbw_xmm_xmmm64, &VecNarrow<Pmovsxbw, S8>); OpTable.Set(Code.Pmovzxbw_xmm_xmmm64, &VecNarrow<Pmovzxbw, S8>);
-        OpTable.Set(Code.Pmovsxbd_xmm_xmmm32, &VecNarrow<Pmovsxbd, S4>); OpTable.Set(Code.Pmovzxbd_xmm_xmmm32, &VecNarrow<Pmovzxbd, S4>);
-        OpTable.Set(Code.Pmovsxbq_xmm_xmmm16, &VecNarrow<Pmovsxbq, S2>); OpTable.Set(Code.Pmovzxbq_xmm_xmmm16, &VecNarrow<Pmovzxbq, S2>);
-        OpTable.Set(Code.Pmovsxwd_xmm_xmmm64, &VecNarrow<Pmovsxwd, S8>); OpTable.Set(Code.Pmovzxwd_xmm_xmmm64, &VecNarrow<Pmovzxwd, S8>);
-        OpTable.Set(Code.Pmovsxwq_xmm_xmmm32, &VecNarrow<Pmovsxwq, S4>); OpTable.Set(Code.Pmovzxwq_xmm_xmmm32, &VecNarrow<Pmovzxwq, S4>);
-        OpTable.Set(Code.Pmovsxdq_xmm_xmmm64, &VecNarrow<Pmovsxdq, S8>); OpTable.Set(Code.Pmovzxdq_xmm_xmmm64, &VecNarrow<Pmovzxdq, S8>);
+        OpTable.Set(Code.Pmovsxbw_xmm_xmmm64, &VecNarrow<Pmovsxbw, V8>); OpTable.Set(Code.Pmovzxbw_xmm_xmmm64, &VecNarrow<Pmovzxbw, V8>);
+        OpTable.Set(Code.Pmovsxbd_xmm_xmmm32, &VecNarrow<Pmovsxbd, V4>); OpTable.Set(Code.Pmovzxbd_xmm_xmmm32, &VecNarrow<Pmovzxbd, V4>);
+        OpTable.Set(Code.Pmovsxbq_xmm_xmmm16, &VecNarrow<Pmovsxbq, V2>); OpTable.Set(Code.Pmovzxbq_xmm_xmmm16, &VecNarrow<Pmovzxbq, V2>);
+        OpTable.Set(Code.Pmovsxwd_xmm_xmmm64, &VecNarrow<Pmovsxwd, V8>); OpTable.Set(Code.Pmovzxwd_xmm_xmmm64, &VecNarrow<Pmovzxwd, V8>);
+        OpTable.Set(Code.Pmovsxwq_xmm_xmmm32, &VecNarrow<Pmovsxwq, V4>); OpTable.Set(Code.Pmovzxwq_xmm_xmmm32, &VecNarrow<Pmovzxwq, V4>);
+        OpTable.Set(Code.Pmovsxdq_xmm_xmmm64, &VecNarrow<Pmovsxdq, V8>); OpTable.Set(Code.Pmovzxdq_xmm_xmmm64, &VecNarrow<Pmovzxdq, V8>);
     }
 
     // ---- arithmetic --------------------------------------------------------------------

@@ -42,14 +42,14 @@ internal static unsafe partial class Sse
         OpTable.Set(Code.Movmskpd_r32_xmm, &Movmskpd); OpTable.Set(Code.Movmskpd_r64_xmm, &Movmskpd);
         OpTable.Set(Code.Pmovmskb_r32_xmm, &Pmovmskb); OpTable.Set(Code.Pmovmskb_r64_xmm, &Pmovmskb);
         OpTable.Set(Code.Maskmovdqu_rDI_xmm_xmm, &Maskmovdqu);
-        OpTable.Set(Code.Pextrb_r32m8_xmm_imm8, &Pextr<S1>); OpTable.Set(Code.Pextrb_r64m8_xmm_imm8, &Pextr<S1>);
-        OpTable.Set(Code.Pextrw_r32m16_xmm_imm8, &Pextr<S2>); OpTable.Set(Code.Pextrw_r64m16_xmm_imm8, &Pextr<S2>);
-        OpTable.Set(Code.Pextrw_r32_xmm_imm8, &Pextr<S2>); OpTable.Set(Code.Pextrw_r64_xmm_imm8, &Pextr<S2>);
-        OpTable.Set(Code.Pextrd_rm32_xmm_imm8, &Pextr<S4>); OpTable.Set(Code.Pextrq_rm64_xmm_imm8, &Pextr<S8>);
-        OpTable.Set(Code.Extractps_rm32_xmm_imm8, &Pextr<S4>); OpTable.Set(Code.Extractps_r64m32_xmm_imm8, &Pextr<S4>);
-        OpTable.Set(Code.Pinsrb_xmm_r32m8_imm8, &Pinsr<S1>); OpTable.Set(Code.Pinsrb_xmm_r64m8_imm8, &Pinsr<S1>);
-        OpTable.Set(Code.Pinsrw_xmm_r32m16_imm8, &Pinsr<S2>); OpTable.Set(Code.Pinsrw_xmm_r64m16_imm8, &Pinsr<S2>);
-        OpTable.Set(Code.Pinsrd_xmm_rm32_imm8, &Pinsr<S4>); OpTable.Set(Code.Pinsrq_xmm_rm64_imm8, &Pinsr<S8>);
+        OpTable.Set(Code.Pextrb_r32m8_xmm_imm8, &Pextr<V1>); OpTable.Set(Code.Pextrb_r64m8_xmm_imm8, &Pextr<V1>);
+        OpTable.Set(Code.Pextrw_r32m16_xmm_imm8, &Pextr<V2>); OpTable.Set(Code.Pextrw_r64m16_xmm_imm8, &Pextr<V2>);
+        OpTable.Set(Code.Pextrw_r32_xmm_imm8, &Pextr<V2>); OpTable.Set(Code.Pextrw_r64_xmm_imm8, &Pextr<V2>);
+        OpTable.Set(Code.Pextrd_rm32_xmm_imm8, &Pextr<V4>); OpTable.Set(Code.Pextrq_rm64_xmm_imm8, &Pextr<V8>);
+        OpTable.Set(Code.Extractps_rm32_xmm_imm8, &Pextr<V4>); OpTable.Set(Code.Extractps_r64m32_xmm_imm8, &Pextr<V4>);
+        OpTable.Set(Code.Pinsrb_xmm_r32m8_imm8, &Pinsr<V1>); OpTable.Set(Code.Pinsrb_xmm_r64m8_imm8, &Pinsr<V1>);
+        OpTable.Set(Code.Pinsrw_xmm_r32m16_imm8, &Pinsr<V2>); OpTable.Set(Code.Pinsrw_xmm_r64m16_imm8, &Pinsr<V2>);
+        OpTable.Set(Code.Pinsrd_xmm_rm32_imm8, &Pinsr<V4>); OpTable.Set(Code.Pinsrq_xmm_rm64_imm8, &Pinsr<V8>);
         OpTable.Set(Code.Insertps_xmm_xmmm32_imm8, &Insertps);
     }
 
@@ -289,7 +289,7 @@ internal static unsafe partial class Sse
     }
 
     /// <summary>PEXTRB/W/D/Q, EXTRACTPS: element imm8 (mod count) to a GPR (zero-extended) or memory.</summary>
-    private static void Pextr<T>(Cpu c, ref Insn i) where T : struct, ISize
+    private static void Pextr<T>(Cpu c, ref Insn i) where T : struct, IVecSize
     {
         if (!c.SseAvailable()) return;
         int b = T.Bytes;
@@ -299,7 +299,7 @@ internal static unsafe partial class Sse
     }
 
     /// <summary>PINSRB/W/D/Q: a GPR (low bits) or memory element into element imm8 (mod count).</summary>
-    private static void Pinsr<T>(Cpu c, ref Insn i) where T : struct, ISize
+    private static void Pinsr<T>(Cpu c, ref Insn i) where T : struct, IVecSize
     {
         if (!c.SseAvailable()) return;
         int b = T.Bytes;
@@ -328,4 +328,4 @@ internal static unsafe partial class Sse
     }
 }
 
-internal struct S1 : ISize { public static int Bytes => 1; }
+internal struct V1 : IVecSize { public static int Bytes => 1; }

@@ -1,0 +1,38 @@
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+
+namespace HyperLock.Benchmarks;
+
+/// <summary>
+/// Guest MIPS: the workload's exact instruction count (re-counted here, deterministic) divided
+/// by the measured mean time per operation.
+/// </summary>
+public sealed class MipsColumn : IColumn
+{
+    private readonly Dictionary<string, ulong> _counts = new();
+
+    public string Id => "GuestMIPS";
+    public string ColumnName => "Guest MIPS";
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Custom;
+    public int PriorityInCategory => 0;
+    public bool IsNumeric => true;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => "Guest instructions retired per microsecond of host time";
+
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    public bool IsAvailable(Summary summary) => true;
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        var report = summary[benchmarkCase];
+        if (report?.ResultStatistics == null) return "-";
+        if (benchmarkCase.Parameters["Workload"] is not string name) return "-";
+        if (!_counts.TryGetValue(name, out ulong count)) _counts[name] = count = CpuWorkloads.InstructionCount(name);
+        double ns = report.ResultStatistics.Mean;
+        return (count / ns * 1000.0).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

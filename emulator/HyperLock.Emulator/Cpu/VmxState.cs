@@ -1,0 +1,351 @@
+using System.Runtime.CompilerServices;
+using HyperLock.Emulator.Vmx;
+
+namespace HyperLock.Emulator.Cpu;
+
+/// <summary>
+/// VMX operation state of the logical processor: VMX root/non-root, the VMXON region, the
+/// current-VMCS pointer and the current VMCS's contents (held in a slot array while current,
+/// written back to its region in guest-physical memory on VMCLEAR and when another VMCS
+/// becomes current, as the SDM permits), and the controls cached at VM entry for the
+/// non-root hot paths.
+/// </summary>
+public sealed partial class Cpu
+{
+    /// <summary>True between VMXON and VMXOFF (root or non-root).</summary>
+    public bool InVmxOperation { get; internal set; }
+
+    /// <summary>True while a guest runs (VMX non-root operation). Handlers test it before calling an intercept.</summary>
+    public bool InNonRoot;
+
+    /// <summary>Physical address of the VMXON region.</summary>
+    public ulong VmxonPointer { get; internal set; } = ulong.MaxValue;
+
+    /// <summary>Current-VMCS pointer; all ones when there is none.</summary>
+    public ulong CurrentVmcsPointer { get; internal set; } = ulong.MaxValue;
+
+    /// <summary>The current VMCS's fields by slot (<see cref="VmcsFields"/>).</summary>
+    internal readonly ulong[] Vmcs = new ulong[VmcsFields.Count];
+
+    /// <summary>Launch state of the current VMCS (true = launched).</summary>
+    internal bool VmcsLaunched;
+
+    /// <summary>Counts of VM entries and exits (tests, benchmarks).</summary>
+    public ulong VmEntries, VmExits;
+
+    // Controls cached at VM entry (the VMCS cannot change while the guest runs).
+    internal uint VPin, VProc, VProc2, VExitCtl, VEntryCtl, VExceptionBitmap, VPfMask, VPfMatch;
+    internal ulong VCr0Mask, VCr4Mask, VCr0Shadow, VCr4Shadow;
+    internal bool EptActive;
+    internal ulong EptRoot;
+    internal bool EptAd;
+    internal ushort CurrentVpid;
+
+    /// <summary>Virtual-NMI blocking (virtual NMIs) or NMI blocking while in non-root.</summary>
+    internal bool NmiBlocked;
+
+    /// <summary>Non-root events need checking at instruction boundaries (windows, timer, external-interrupt exiting, entry shadow).</summary>
+    internal bool VmxEventWatch;
+
+    /// <summary>Virtual time at which the VMX-preemption timer expires; ulong.MaxValue when inactive.</summary>
+    public ulong VmxTimerDeadline = ulong.MaxValue;
+
+    /// <summary>An STI/MOV-SS shadow loaded at entry, resolved at the next instruction boundary.</summary>
+    private bool _entryShadowPending;
+
+    internal const int VmExitPendingVector = 0x100;
+
+    /// <summary>Installs the VMX capability MSRs; called from the constructor.</summary>
+    private void InitVmx()
+    {
+        MsrHook = new CompositeMsrHandler(new VmxMsrHandler());
+    }
+
+    /// <summary>Adds an MSR handler (e.g. the local APIC's x2APIC range) in front of the existing ones.</summary>
+    public void AddMsrHandler(IMsrHandler handler) =>
+        MsrHook = MsrHook == null ? handler : new CompositeMsrHandler(handler, MsrHook);
+
+    // ---- VMCS access by encoding (the model's own accesses) ----------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref ulong VmcsRef(uint encoding) => ref Vmcs[VmcsFields.SlotOf(encoding)];
+
+    internal ulong VmRead(uint encoding) => Vmcs[VmcsFields.SlotOf(encoding)];
+
+    internal void VmWrite(uint encoding, ulong value) => Vmcs[VmcsFields.SlotOf(encoding)] = TruncateField(encoding, value);
+
+    internal static ulong TruncateField(uint encoding, ulong value) => VmcsField.Width(encoding) switch
+    {
+        VmcsWidth.Bits16 => value & 0xFFFF,
+        VmcsWidth.Bits32 => value & 0xFFFFFFFF,
+        _ => value,
+    };
+
+    /// <summary>Reads a VMCS field of the current VMCS for tests and debuggers (full encodings; NaN-safe: unsupported → 0).</summary>
+    public ulong ReadVmcsField(uint encoding)
+    {
+        int slot = VmcsFields.Lookup(encoding);
+        return slot < 0 ? 0 : Vmcs[slot];
+    }
+
+    // ---- VMCS regions in guest-physical memory -------------------------------------------
+
+    /// <summary>Writes the cached current VMCS back to its region.</summary>
+    internal void FlushCurrentVmcs()
+    {
+        if (CurrentVmcsPointer == ulong.MaxValue) return;
+        Vmx.Vmcs.Store(Memory, CurrentVmcsPointer, Vmcs, VmcsLaunched);
+    }
+
+    internal void LoadCurrentVmcs(ulong address)
+    {
+        if (address == CurrentVmcsPointer) return;
+        FlushCurrentVmcs();
+        CurrentVmcsPointer = address;
+        VmcsLaunched = Vmx.Vmcs.Load(Memory, address, Vmcs);
+    }
+
+    // ---- deferred VM exits from instruction handlers and the MMU -------------------------
+
+    private uint _xReason;
+    private ulong _xQual, _xGuestLinear, _xGuestPhys;
+    private uint _xInstrLen, _xInstrInfo, _xIntInfo, _xIntError;
+    private bool _xHasPhys, _xHasLinear;
+
+    /// <summary>
+    /// Raises a VM exit caused by the current instruction: like a fault, the instruction is not
+    /// committed (handlers return at once) and RIP stays at it; the run loop performs the exit.
+    /// Always returns true so intercepts can <c>return c.RaiseVmExit(...)</c>.
+    /// </summary>
+    public bool RaiseVmExit(int reason, ulong qualification, ref Decode.Insn i, uint instrInfo = 0)
+    {
+        return RaiseVmExitRaw(reason, qualification, i.Len, instrInfo);
+    }
+
+    internal bool RaiseVmExitRaw(int reason, ulong qualification, uint instrLen, uint instrInfo)
+    {
+        if (Faulted) return true;
+        _xReason = (uint)reason;
+        _xQual = qualification;
+        _xInstrLen = instrLen;
+        _xInstrInfo = instrInfo;
+        _xIntInfo = 0;
+        _xIntError = 0;
+        _xHasPhys = _xHasLinear = false;
+        Faulted = true;
+        PendingVector = VmExitPendingVector;
+        PendingHasError = false;
+        PendingIsPageFault = false;
+        PendingSoftware = SoftwareEventKind.None;
+        ExitRequest |= ExitFault;
+        return true;
+    }
+
+    // ---- the interception API for other instruction handlers ----------------------------
+    // Each is called as the handler's first line: `if (c.InNonRoot && c.VmxInterceptX(ref i, ...)) return;`
+    // A true result means the instruction caused a VM exit (or raised an exception for the
+    // guest) and must not execute.
+
+    /// <summary>CPUID: unconditional exit (reason 10).</summary>
+    public bool VmxInterceptCpuid(ref Decode.Insn i) => RaiseVmExit(ExitReason.Cpuid, 0, ref i);
+
+    /// <summary>INVD: unconditional exit (13).</summary>
+    public bool VmxInterceptInvd(ref Decode.Insn i) => RaiseVmExit(ExitReason.Invd, 0, ref i);
+
+    /// <summary>GETSEC: unconditional exit (11).</summary>
+    public bool VmxInterceptGetsec(ref Decode.Insn i) => RaiseVmExit(ExitReason.Getsec, 0, ref i);
+
+    /// <summary>XSETBV: unconditional exit (55).</summary>
+    public bool VmxInterceptXsetbv(ref Decode.Insn i) => RaiseVmExit(ExitReason.Xsetbv, 0, ref i);
+
+    /// <summary>HLT: exit (12) when HLT exiting is set.</summary>
+    public bool VmxInterceptHlt(ref Decode.Insn i) =>
+        (VProc & VmxControls.ProcHlt) != 0 && RaiseVmExit(ExitReason.Hlt, 0, ref i);
+
+    /// <summary>INVLPG: exit (14) when INVLPG exiting is set; qualification = the linear address operand.</summary>
+    public bool VmxInterceptInvlpg(ref Decode.Insn i, ulong linear) =>
+        (VProc & VmxControls.ProcInvlpg) != 0 && RaiseVmExit(ExitReason.Invlpg, linear, ref i, VmxOpsInfo.Memory(ref i));
+
+    /// <summary>RDPMC: exit (15) when RDPMC exiting is set.</summary>
+    public bool VmxInterceptRdpmc(ref Decode.Insn i) =>
+        (VProc & VmxControls.ProcRdpmc) != 0 && RaiseVmExit(ExitReason.Rdpmc, 0, ref i);
+
+    /// <summary>RDTSC: exit (16) when RDTSC exiting is set. Otherwise the handler reads <see cref="GuestTsc"/>.</summary>
+    public bool VmxInterceptRdtsc(ref Decode.Insn i) =>
+        (VProc & VmxControls.ProcRdtsc) != 0 && RaiseVmExit(ExitReason.Rdtsc, 0, ref i);
+
+    /// <summary>RDTSCP: #UD unless "enable RDTSCP"; exit (51) when RDTSC exiting is set.</summary>
+    public bool VmxInterceptRdtscp(ref Decode.Insn i)
+    {
+        if ((VProc2 & VmxControls.Proc2Rdtscp) == 0 || (VProc & VmxControls.ProcSecondary) == 0) { RaiseUd(); return true; }
+        return (VProc & VmxControls.ProcRdtsc) != 0 && RaiseVmExit(ExitReason.Rdtscp, 0, ref i);
+    }
+
+    /// <summary>The TSC as the current context sees it: with TSC offsetting in non-root, plus the VMCS offset.</summary>
+    public ulong GuestTsc => InNonRoot && (VProc & VmxControls.ProcTscOffsetting) != 0 ? Tsc + VmRead(VmcsField.TscOffset) : Tsc;
+
+    /// <summary>WBINVD: exit (54) when WBINVD exiting is set.</summary>
+    public bool VmxInterceptWbinvd(ref Decode.Insn i) =>
+        (VProc2 & VmxControls.Proc2Wbinvd) != 0 && (VProc & VmxControls.ProcSecondary) != 0 && RaiseVmExit(ExitReason.Wbinvd, 0, ref i);
+
+    /// <summary>MWAIT: exit (36) when MWAIT exiting is set.</summary>
+    public bool VmxInterceptMwait(ref Decode.Insn i) =>
+        (VProc & VmxControls.ProcMwait) != 0 && RaiseVmExit(ExitReason.Mwait, 0, ref i);
+
+    /// <summary>MONITOR: exit (39) when MONITOR exiting is set.</summary>
+    public bool VmxInterceptMonitor(ref Decode.Insn i) =>
+        (VProc & VmxControls.ProcMonitor) != 0 && RaiseVmExit(ExitReason.Monitor, 0, ref i);
+
+    /// <summary>PAUSE: exit (40) when PAUSE exiting is set.</summary>
+    public bool VmxInterceptPause(ref Decode.Insn i) =>
+        (VProc & VmxControls.ProcPause) != 0 && RaiseVmExit(ExitReason.Pause, 0, ref i);
+
+    /// <summary>RDMSR: exit (31) per the MSR bitmap (or always without MSR bitmaps).</summary>
+    public bool VmxInterceptRdmsr(ref Decode.Insn i, uint msr) =>
+        MsrExits(msr, write: false) && RaiseVmExit(ExitReason.Rdmsr, 0, ref i);
+
+    /// <summary>WRMSR: exit (32) per the MSR bitmap (or always without MSR bitmaps).</summary>
+    public bool VmxInterceptWrmsr(ref Decode.Insn i, uint msr) =>
+        MsrExits(msr, write: true) && RaiseVmExit(ExitReason.Wrmsr, 0, ref i);
+
+    private bool MsrExits(uint msr, bool write)
+    {
+        if ((VProc & VmxControls.ProcMsrBitmaps) == 0) return true;
+        ulong offset;
+        if (msr <= 0x1FFF) offset = 0;
+        else if (msr - 0xC0000000 <= 0x1FFF) offset = 1024;
+        else return true;
+        if (write) offset += 2048;
+        uint bit = msr & 0x1FFF;
+        ulong addr = VmRead(VmcsField.MsrBitmap) + offset + (bit >> 3);
+        return ((Memory.Read(addr, 1) >> (int)(bit & 7)) & 1) != 0;
+    }
+
+    /// <summary>
+    /// IN/OUT/INS/OUTS: exit (30) per unconditional I/O exiting or the I/O bitmaps.
+    /// <paramref name="size"/> is 1, 2 or 4; <paramref name="immediate"/> when the port came from an imm8.
+    /// </summary>
+    public bool VmxInterceptIo(ref Decode.Insn i, ushort port, int size, bool input, bool isString, bool rep, bool immediate)
+    {
+        if (!IoExits(port, size)) return false;
+        ulong qual = (uint)(size - 1) | (input ? 8UL : 0) | (isString ? 16UL : 0) | (rep ? 32UL : 0)
+            | (immediate ? 64UL : 0) | ((ulong)port << 16);
+        uint info = 0;
+        if (isString)
+        {
+            // Address size in bits 9:7 (0 = 16, 1 = 32, 2 = 64); segment in 17:15 for OUTS.
+            uint asz = i.AddrSize == 8 ? 2u : i.AddrSize == 4 ? 1u : 0u;
+            info = (asz << 7) | ((uint)(input ? Seg.Es : i.Segment) << 15);
+            _ = RaiseVmExit(ExitReason.Io, qual, ref i, info);
+            _xGuestLinear = input ? SegLinear(Seg.Es, R(Reg.Rdi)) : SegLinear(i.Segment, R(Reg.Rsi));
+            _xHasLinear = true;
+            return true;
+        }
+        return RaiseVmExit(ExitReason.Io, qual, ref i, info);
+    }
+
+    private bool IoExits(ushort port, int size)
+    {
+        if ((VProc & VmxControls.ProcIoBitmaps) == 0) return (VProc & VmxControls.ProcUncondIo) != 0;
+        for (int k = 0; k < size; k++)
+        {
+            uint p = (uint)port + (uint)k;
+            if (p > 0xFFFF) return true; // wraps around the port space
+            ulong bitmap = VmRead(p < 0x8000 ? VmcsField.IoBitmapA : VmcsField.IoBitmapB);
+            uint bit = p & 0x7FFF;
+            if (((Memory.Read(bitmap + (bit >> 3), 1) >> (int)(bit & 7)) & 1) != 0) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// MOV to CR0/CR3/CR4/CR8 from GPR <paramref name="gpr"/>. May exit (28); when it does not,
+    /// <paramref name="value"/> is adjusted so that host-owned CR0/CR4 bits keep their current value.
+    /// </summary>
+    public bool VmxInterceptMovToCr(ref Decode.Insn i, int cr, int gpr, ref ulong value)
+    {
+        ulong qual = (uint)cr | ((ulong)(uint)gpr << 8);
+        switch (cr)
+        {
+            case 0:
+                if (((value ^ VCr0Shadow) & VCr0Mask) != 0) return RaiseVmExit(ExitReason.CrAccess, qual, ref i);
+                value = (value & ~VCr0Mask) | (Cr0 & VCr0Mask);
+                return false;
+            case 4:
+                if (((value ^ VCr4Shadow) & VCr4Mask) != 0) return RaiseVmExit(ExitReason.CrAccess, qual, ref i);
+                value = (value & ~VCr4Mask) | (Cr4 & VCr4Mask);
+                return false;
+            case 3:
+                if ((VProc & VmxControls.ProcCr3Load) == 0) return false;
+                uint n = (uint)VmRead(VmcsField.Cr3TargetCount);
+                for (uint k = 0; k < n && k < VmxCapabilities.Cr3TargetCount; k++)
+                    if (VmRead(VmcsField.Cr3Target0 + k * 2) == value) return false;
+                return RaiseVmExit(ExitReason.CrAccess, qual, ref i);
+            case 8:
+                return (VProc & VmxControls.ProcCr8Load) != 0 && RaiseVmExit(ExitReason.CrAccess, qual, ref i);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// MOV from CR0/CR3/CR4/CR8 into GPR <paramref name="gpr"/>. May exit (28, CR3/CR8 store
+    /// exiting); otherwise <paramref name="value"/> (the real register) is replaced by the guest's
+    /// view: host-owned CR0/CR4 bits come from the read shadows.
+    /// </summary>
+    public bool VmxInterceptMovFromCr(ref Decode.Insn i, int cr, int gpr, ref ulong value)
+    {
+        ulong qual = (uint)cr | (1UL << 4) | ((ulong)(uint)gpr << 8);
+        switch (cr)
+        {
+            case 0: value = (value & ~VCr0Mask) | (VCr0Shadow & VCr0Mask); return false;
+            case 4: value = (value & ~VCr4Mask) | (VCr4Shadow & VCr4Mask); return false;
+            case 3: return (VProc & VmxControls.ProcCr3Store) != 0 && RaiseVmExit(ExitReason.CrAccess, qual, ref i);
+            case 8: return (VProc & VmxControls.ProcCr8Store) != 0 && RaiseVmExit(ExitReason.CrAccess, qual, ref i);
+            default: return false;
+        }
+    }
+
+    /// <summary>CLTS: exits when CR0.TS is host-owned and its shadow is 1; otherwise CLTS clears TS only if guest-owned.</summary>
+    public bool VmxInterceptClts(ref Decode.Insn i, out bool allowClear)
+    {
+        allowClear = (VCr0Mask & Bits.Cr0Ts) == 0;
+        if ((VCr0Mask & Bits.Cr0Ts) != 0 && (VCr0Shadow & Bits.Cr0Ts) != 0)
+            return RaiseVmExit(ExitReason.CrAccess, 2UL << 4, ref i);
+        return false;
+    }
+
+    /// <summary>
+    /// LMSW with source <paramref name="source"/> (16 bits). Exits when it would change a
+    /// host-owned bit of CR0[3:0] away from its shadow (PE cannot be cleared by LMSW);
+    /// <paramref name="memoryOperand"/> and <paramref name="linear"/> describe the operand.
+    /// Otherwise <paramref name="source"/> is adjusted to keep host-owned bits.
+    /// </summary>
+    public bool VmxInterceptLmsw(ref Decode.Insn i, ref ushort source, bool memoryOperand, ulong linear)
+    {
+        ulong mask = VCr0Mask & 0xF;
+        ulong shadow = VCr0Shadow & 0xF;
+        bool exits = ((source ^ shadow) & mask & 0xE) != 0 || ((mask & 1) != 0 && (shadow & 1) == 0 && (source & 1) != 0);
+        if (exits)
+        {
+            ulong qual = 0 | (3UL << 4) | (memoryOperand ? 1UL << 6 : 0) | ((ulong)source << 16);
+            if (!memoryOperand) qual |= (ulong)i.R0 << 8;
+            RaiseVmExit(ExitReason.CrAccess, qual, ref i);
+            if (memoryOperand) { _xGuestLinear = linear; _xHasLinear = true; }
+            return true;
+        }
+        source = (ushort)((source & ~mask) | (Cr0 & mask));
+        return false;
+    }
+
+    /// <summary>MOV to/from DR<paramref name="dr"/> with GPR <paramref name="gpr"/>: exit (29) when MOV-DR exiting is set.</summary>
+    public bool VmxInterceptMovDr(ref Decode.Insn i, int dr, int gpr, bool toDr) =>
+        (VProc & VmxControls.ProcMovDr) != 0
+        && RaiseVmExit(ExitReason.MovDr, (uint)dr | (toDr ? 0 : 1UL << 4) | ((ulong)(uint)gpr << 8), ref i);
+
+    /// <summary>Virtual-NMI blocking ends at IRET in the guest (call from the IRET handler).</summary>
+    public void VmxOnIret()
+    {
+        if (NmiBlocked) { NmiBlocked = false; RecomputeVmxWatch(); }
+    }
+}

@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Devices;
+using HyperLock.Emulator.Loaders;
+using HyperLock.Emulator.Memory;
+using CpuCore = HyperLock.Emulator.Cpu.Cpu;
+
+namespace HyperLock.Emulator.Machine;
+
+/// <summary>
+/// A PC-compatible machine with one x86-64 processor and no firmware: RAM with an e820 map,
+/// COM1 (16550 UART, IRQ 4), the 8259 pair, the 8254 PIT, the CMOS RTC, a local APIC
+/// (xAPIC/x2APIC, 0xFEE00000), an I/O APIC (0xFEC00000), an i8042 for reset, QEMU's
+/// debug-exit port 0xF4, PCI configuration mechanism #1 with no devices and the ignored port
+/// 0x80. Time is virtual (<see cref="VirtualClock"/>). The kernel is loaded by the loader its
+/// format calls for, which sets the processor at the entry point. <see cref="Run"/> runs
+/// until the guest exits through the debug-exit port, resets, halts for good, or reaches the
+/// instruction limit.
+/// </summary>
+public sealed class X86Machine : IDisposable
+{
+    public MachineConfig Config { get; }
+    public E820Map MemoryMap { get; }
+    public PhysicalMemory Memory { get; }
+    public CpuCore Cpu { get; }
+    public VirtualClock Clock { get; }
+    public IoBus Io { get; }
+    public InterruptRouter Interrupts { get; }
+    public Pic8259 Pic { get; }
+    public Pit8254 Pit { get; }
+    public CmosRtc Rtc { get; }
+    public Uart16550 Serial { get; }
+    public LocalApic LocalApic { get; }
+    public IoApic IoApic { get; }
+    public I8042 Keyboard { get; }
+    public DebugExit DebugExit { get; }
+    public PciConfigNoDevices Pci { get; }
+    public IgnoredPorts Ignored { get; }
+    public LoadedKernel Kernel { get; }
+
+    private int? _debugExitStatus;
+    private bool _resetRequested;
+
+    /// <summary>Builds the machine and loads the kernel; bad input is a <see cref="MachineConfigException"/>.</summary>
+    public X86Machine(MachineConfig config)
+    {
+        Config = config;
+        if (config.TscFrequencyHz < Pit8254.FrequencyHz)
+            throw new MachineConfigException($"TSC frequency {config.TscFrequencyHz} Hz is below the PIT's {Pit8254.FrequencyHz} Hz");
+        MemoryMap = E820Map.ForMemory(config.MemorySize);
+        Memory = new PhysicalMemory(MemoryMap.PhysicalTop);
+        try
+        {
+            Cpu = new CpuCore(Memory) { Log = config.Log };
+            Clock = new VirtualClock(Cpu, config.TscFrequencyHz);
+
+            Pic = new Pic8259();
+            LocalApic = new LocalApic(Cpu, Clock);
+            IoApic = new IoApic(LocalApic);
+            Interrupts = new InterruptRouter(Pic, LocalApic, IoApic);
+            Cpu.Interrupts = Interrupts;
+            Cpu.MsrHook = new LocalApicMsrs(LocalApic, Cpu.MsrHook);
+            Memory.AddMmio(LocalApic.DefaultBase, LocalApic.PageSize, LocalApic);
+            Memory.AddMmio(IoApic.DefaultBase, IoApic.WindowSize, IoApic);
+
+            Io = new IoBus { Log = config.Log };
+            Cpu.Io = Io;
+            Pit = new Pit8254(Clock, Interrupts.Line(0));
+            Rtc = new CmosRtc(Clock, Interrupts.Line(CmosRtc.Irq), config.RtcStart, config.MemorySize);
+            Serial = new Uart16550(Uart16550.Com1Base, config.SerialOutput, Interrupts.Line(Uart16550.Com1Irq));
+            Keyboard = new I8042(OnReset);
+            DebugExit = new DebugExit(OnDebugExit);
+            Pci = new PciConfigNoDevices();
+            Ignored = new IgnoredPorts();
+
+            Io.Register(Pic8259.MasterCommand, 2, Pic);
+            Io.Register(Pic8259.SlaveCommand, 2, Pic);
+            Io.Register(Pic8259.ElcrMaster, 2, Pic);
+            Io.Register(Pit8254.Channel0Port, 4, Pit);
+            Io.Register(Pit8254.SystemControlPort, 1, Pit);
+            Io.Register(CmosRtc.IndexPort, 2, Rtc);
+            Io.Register(Uart16550.Com1Base, 8, Serial);
+            Io.Register(I8042.DataPort, 1, Keyboard);
+            Io.Register(I8042.CommandPort, 1, Keyboard);
+            Io.Register(DebugExit.Port, DebugExit.PortCount, DebugExit, byteWide: false);
+            Io.Register(PciConfigNoDevices.AddressPort, 8, Pci, byteWide: false);
+            Io.Register(IgnoredPorts.PostPort, 1, Ignored);
+
+            if (config.SerialInput != null) Serial.Enqueue(config.SerialInput);
+            Kernel = KernelLoader.Load(config.Boot, Memory, Cpu, MemoryMap);
+            if (config.X2Apic && !Cpu.TryWriteMsr(HyperLock.Emulator.Cpu.Msr.ApicBase, LocalApic.BaseMsr | LocalApic.BaseExtd))
+                throw new MachineConfigException("x2APIC mode is not available in this CPU profile");
+        }
+        catch
+        {
+            Memory.Dispose();
+            throw;
+        }
+    }
+
+    private void OnDebugExit(int status)
+    {
+        _debugExitStatus ??= status;
+        Cpu.RequestStop(new StopReason(StopKind.Requested));
+    }
+
+    private void OnReset()
+    {
+        _resetRequested = true;
+        Cpu.RequestStop(new StopReason(StopKind.Requested));
+    }
+
+    /// <summary>Instructions retired so far.</summary>
+    public ulong Instructions => Cpu.Retired;
+
+    /// <summary>Runs the machine until it stops (see <see cref="MachineOutcome"/>).</summary>
+    public MachineResult Run()
+    {
+        var wall = Stopwatch.StartNew();
+        ulong limit = Config.InstructionLimit;
+        ulong slice = Math.Max(1, Config.ProgressInterval);
+        for (; ; )
+        {
+            ulong done = Cpu.Retired;
+            if (done >= limit) return Finish(MachineOutcome.InstructionLimit, MachineResult.InstructionLimitStatus, "instruction limit reached", wall);
+            ulong budget = Math.Min(slice, limit - done);
+            var stop = Cpu.Run(budget);
+            switch (stop.Kind)
+            {
+                case StopKind.InstructionLimit:
+                    Config.Progress?.Invoke(this);
+                    continue;
+                case StopKind.Requested:
+                    if (_debugExitStatus is int status)
+                        return Finish(MachineOutcome.DebugExit, status, $"debug exit, status {status}", wall);
+                    if (_resetRequested)
+                        return Finish(MachineOutcome.Reset, 0, "reset by the i8042 keyboard controller", wall);
+                    continue; // a stop request from something else: keep running
+                case StopKind.Shutdown:
+                    return Finish(MachineOutcome.TripleFault, 0, $"triple fault ({stop}) at rip 0x{Cpu.Rip:x}", wall);
+                case StopKind.Halted:
+                    return Finish(MachineOutcome.Halted, 0,
+                        Cpu.IF ? "halted with nothing left to wake it" : "halted with interrupts disabled", wall);
+                case StopKind.Exception:
+                    return Finish(MachineOutcome.TripleFault, 0, $"unexpected intercepted exception {stop}", wall);
+                default:
+                    continue;
+            }
+        }
+    }
+
+    private MachineResult Finish(MachineOutcome outcome, int status, string description, Stopwatch wall)
+    {
+        wall.Stop();
+        Config.SerialOutput?.Flush();
+        return new MachineResult(outcome, status, Cpu.Retired, Clock.Nanoseconds, wall.Elapsed, description);
+    }
+
+    public void Dispose() => Memory.Dispose();
+}

@@ -1,0 +1,70 @@
+using System.Globalization;
+using HyperLock.Differential.Tests.Harness;
+
+// hyperlock differential runner: the long random pass.
+//   dotnet run --project tests/HyperLock.Differential.Runner -c Release -- --seed N --cases M --report FILE
+// --seed N        seed for every sample (decimal or 0x hex); default: random, printed
+// --cases M       random cases over all implemented forms (default 100000)
+// --per-form K    sweep cases per implemented form before the random cases (default 8)
+// --report FILE   write the full coverage report there (default: print the summary only)
+// --no-minimize   report mismatches as found, without shrinking
+// Exit code: 0 when no implemented form mismatches, 1 otherwise, 2 on bad arguments.
+
+ulong seed = (ulong)Random.Shared.NextInt64();
+int cases = 100_000, perForm = 8;
+string? reportPath = null;
+bool minimize = true;
+for (int i = 0; i < args.Length; i++)
+{
+    string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+    try
+    {
+        switch (args[i])
+        {
+            case "--seed": seed = ParseU64(Next()); break;
+            case "--cases": cases = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+            case "--per-form": perForm = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+            case "--report": reportPath = Next(); break;
+            case "--no-minimize": minimize = false; break;
+            case "-h" or "--help":
+                Console.WriteLine("usage: HyperLock.Differential.Runner [--seed N] [--cases M] [--per-form K] [--report FILE] [--no-minimize]");
+                return 0;
+            default: throw new ArgumentException($"unknown argument {args[i]}");
+        }
+    }
+    catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+    {
+        Console.Error.WriteLine(e.Message);
+        return 2;
+    }
+}
+
+Console.WriteLine($"differential pass: seed 0x{seed:x}, {perForm} cases per form, {cases} random cases");
+using var pass = new DifferentialPass();
+var result = pass.Run(new PassOptions
+{
+    Seed = seed,
+    CasesPerForm = perForm,
+    RandomCases = cases,
+    Minimize = minimize,
+    Progress = Console.WriteLine,
+});
+Console.WriteLine();
+Console.Write(CoverageReport.Summary(result));
+Console.WriteLine($"elapsed: {result.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s");
+foreach (var (code, mm) in result.Mismatches)
+{
+    Console.WriteLine();
+    Console.WriteLine($"MISMATCH {code}: {mm.Case.Text}");
+    Console.Write(CoverageReport.Reproduction(mm));
+}
+if (reportPath != null)
+{
+    File.WriteAllText(reportPath, CoverageReport.Render(result));
+    Console.WriteLine($"report written to {reportPath}");
+}
+return result.Mismatches.Count == 0 ? 0 : 1;
+
+static ulong ParseU64(string s) => s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+    ? ulong.Parse(s.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture)
+    : ulong.Parse(s, CultureInfo.InvariantCulture);

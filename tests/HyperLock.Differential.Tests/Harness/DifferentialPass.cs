@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using FsCheck;
+using FsCheck.Fluent;
+using HyperLock.Differential.Tests.Harness.Native;
+using HyperLock.Emulator.Cpu.Execution;
+using Iced.Intel;
+
+namespace HyperLock.Differential.Tests.Harness;
+
+/// <summary>Options for one differential pass.</summary>
+public sealed record PassOptions
+{
+    /// <summary>Seed for every FsCheck sample in the pass: the same seed gives the same cases.</summary>
+    public ulong Seed { get; init; } = 0x4879_7065_724C_6F63;
+
+    /// <summary>Cases for every implemented form (the sweep that guarantees coverage).</summary>
+    public int CasesPerForm { get; init; } = 8;
+
+    /// <summary>Additional cases over uniformly random implemented forms.</summary>
+    public int RandomCases { get; init; }
+
+    /// <summary>Minimize the first mismatching case of each form.</summary>
+    public bool Minimize { get; init; } = true;
+
+    /// <summary>Called with progress text now and then (the runner prints it).</summary>
+    public Action<string>? Progress { get; init; }
+}
+
+/// <summary>A mismatch: the (minimized) case and how the two runs differ.</summary>
+public sealed record Mismatch(DiffCase Case, List<Difference> Differences, string EmulatorStop, int MinimizationSteps);
+
+/// <summary>Per-form counters.</summary>
+public sealed class FormStats
+{
+    public int Cases;
+    public int Mismatches;
+}
+
+/// <summary>What a pass found.</summary>
+public sealed class PassResult
+{
+    public required PassOptions Options { get; init; }
+    public SortedDictionary<Code, FormStats> Covered { get; } = new();
+    public SortedDictionary<Code, Mismatch> Mismatches { get; } = new();
+    public SortedSet<Code> Unimplemented { get; } = new();
+    public SortedDictionary<Code, string> GenerationFailures { get; } = new();
+    public IReadOnlyList<Exclusion> Excluded { get; init; } = [];
+    public long CasesRun;
+    public long MismatchingCases;
+    public long RejectedCases;
+    public TimeSpan Elapsed;
+
+    /// <summary>Implemented forms that ran at least one case.</summary>
+    public int CoveredImplementedForms => Covered.Count(kv => kv.Value.Cases > 0);
+}
+
+/// <summary>
+/// Runs cases natively and in the emulator and collects coverage and mismatches.
+/// Forms the emulator does not implement (<see cref="OpTable.IsImplemented"/>) are listed as
+/// unimplemented and not run: they would only report #UD.
+/// </summary>
+public sealed class DifferentialPass : IDisposable
+{
+    private readonly NativeExecutor _native;
+    private readonly EmulatorExecutor _emulator = new();
+
+    public DifferentialPass()
+    {
+        _native = NativeExecutor.TryGet(out string failure)
+            ?? throw new InvalidOperationException("native execution is unavailable: " + failure);
+    }
+
+    public PassResult Run(PassOptions options)
+    {
+        var sw = Stopwatch.StartNew();
+        var result = new PassResult { Options = options, Excluded = FormCatalog.Excluded };
+        var runnable = new List<Form>();
+        foreach (var f in FormCatalog.Forms)
+        {
+            if (OpTable.IsImplemented(f.Code)) runnable.Add(f);
+            else result.Unimplemented.Add(f.Code);
+        }
+
+        int done = 0;
+        foreach (var form in runnable)
+        {
+            if (options.CasesPerForm > 0)
+            {
+                var rnd = new Rnd(options.Seed ^ ((ulong)form.Code * 0x9E3779B97F4A7C15UL));
+                var samples = Gen.Sample(Generators.CaseFor(form), options.CasesPerForm, rnd, 16);
+                foreach (var r in samples) Execute(form, r, result, options);
+            }
+            if (++done % 200 == 0) options.Progress?.Invoke($"sweep: {done}/{runnable.Count} forms, {result.CasesRun} cases");
+        }
+
+        if (options.RandomCases > 0 && runnable.Count > 0)
+        {
+            const int Batch = 500;
+            var gen = Generators.AnyCase(runnable);
+            for (int start = 0, b = 0; start < options.RandomCases; start += Batch, b++)
+            {
+                int n = Math.Min(Batch, options.RandomCases - start);
+                var rnd = new Rnd(options.Seed + 0x632BE59BD9B4E019UL * (ulong)(b + 1));
+                foreach (var (form, r) in Gen.Sample(gen, n, rnd, 16)) Execute(form, r, result, options);
+                options.Progress?.Invoke($"random: {start + n}/{options.RandomCases} cases, {result.MismatchingCases} mismatching");
+            }
+        }
+        result.Elapsed = sw.Elapsed;
+        return result;
+    }
+
+    private void Execute(Form form, BuildResult r, PassResult result, PassOptions options)
+    {
+        if (r.Case == null)
+        {
+            result.RejectedCases++;
+            if (!result.Covered.ContainsKey(form.Code)) result.GenerationFailures.TryAdd(form.Code, r.Failure ?? "?");
+            return;
+        }
+        result.GenerationFailures.Remove(form.Code);
+        if (!result.Covered.TryGetValue(form.Code, out var stats)) result.Covered[form.Code] = stats = new FormStats();
+        stats.Cases++;
+        result.CasesRun++;
+        var (diffs, stop) = RunBoth(r.Case);
+        if (diffs.Count == 0) return;
+        stats.Mismatches++;
+        result.MismatchingCases++;
+        if (result.Mismatches.ContainsKey(form.Code)) return;
+        var c = r.Case;
+        int steps = 0;
+        if (options.Minimize) (c, diffs, stop, steps) = Minimize(c, diffs, stop);
+        result.Mismatches[form.Code] = new Mismatch(c, diffs, stop, steps);
+    }
+
+    /// <summary>Runs one case both ways; null when they agree, else the minimized mismatch.</summary>
+    public Mismatch? Check(DiffCase c, bool minimize = true)
+    {
+        var (diffs, stop) = RunBoth(c);
+        if (diffs.Count == 0) return null;
+        int steps = 0;
+        if (minimize) (c, diffs, stop, steps) = Minimize(c, diffs, stop);
+        return new Mismatch(c, diffs, stop, steps);
+    }
+
+    /// <summary>Runs one case both ways and compares.</summary>
+    public (List<Difference> Diffs, string EmulatorStop) RunBoth(DiffCase c)
+    {
+        MachineState native;
+        lock (NativeExecutor.Lock) native = _native.Run(c.Bytes, c.Initial);
+        var emu = _emulator.Run(c.Bytes, c.Initial);
+        var diffs = Comparison.Compare(c, native, emu.State);
+        if (!emu.ReachedInt3) diffs.Insert(0, new Difference("stop", "completed", emu.Stop.ToString()));
+        return (diffs, emu.Stop.ToString());
+    }
+
+    /// <summary>
+    /// Shrinks a mismatching case's initial state: zeroes registers, XMM registers and memory,
+    /// resets RFLAGS and MXCSR, keeping each simplification only when the case stays safe and
+    /// still mismatches. The instruction bytes stay as they are.
+    /// </summary>
+    private (DiffCase, List<Difference>, string, int) Minimize(DiffCase c, List<Difference> diffs, string stop)
+    {
+        int steps = 0;
+        bool Try(Action<MachineState> change)
+        {
+            var s = c.Initial.Clone();
+            change(s);
+            var candidate = new DiffCase { Form = c.Form, Instruction = c.Instruction, Bytes = c.Bytes, Initial = s, ChoiceSeed = c.ChoiceSeed };
+            if (SafetyGate.Check(c.Form, c.Instruction, s) != null) return false;
+            var (d, st) = RunBoth(candidate);
+            if (d.Count == 0) return false;
+            c = candidate; diffs = d; stop = st; steps++;
+            return true;
+        }
+        Try(s => s.Rflags = 0x202);
+        Try(s => s.Mxcsr = 0x1F80);
+        for (int i = 0; i < 16; i++)
+        {
+            int k = i;
+            if (k != 4 && c.Initial.Gpr[k] != 0) Try(s => s.Gpr[k] = 0);
+        }
+        for (int i = 0; i < 16; i++)
+        {
+            int k = i;
+            if (c.Initial.Xmm[2 * k] != 0 || c.Initial.Xmm[2 * k + 1] != 0) Try(s => { s.Xmm[2 * k] = 0; s.Xmm[2 * k + 1] = 0; });
+        }
+        if (!Try(s => Array.Clear(s.Data)))
+            for (int chunk = 0; chunk < ScratchLayout.DataSize; chunk += 256)
+            {
+                int at = chunk;
+                Try(s => Array.Clear(s.Data, at, 256));
+            }
+        if (!Try(s => Array.Clear(s.Stack)))
+            for (int chunk = 0; chunk < ScratchLayout.StackWindowSize; chunk += 32)
+            {
+                int at = chunk;
+                Try(s => Array.Clear(s.Stack, at, 32));
+            }
+        // Then try small values for what is left.
+        for (int i = 0; i < 16; i++)
+        {
+            int k = i;
+            if (k != 4 && c.Initial.Gpr[k] > 0xFF) Try(s => s.Gpr[k] &= 0xFF);
+        }
+        return (c, diffs, stop, steps);
+    }
+
+    public void Dispose() => _emulator.Dispose();
+}

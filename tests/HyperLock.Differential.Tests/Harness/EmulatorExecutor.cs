@@ -1,0 +1,72 @@
+using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Loaders;
+
+namespace HyperLock.Differential.Tests.Harness;
+
+/// <summary>
+/// Runs one instruction followed by <c>int3</c> in the emulator: a flat 64-bit CPL3
+/// <see cref="SnippetEnvironment"/> with code at 0x400000 and scratch at 0x10000000, the same
+/// addresses the native run uses. The code page is filled with <c>int3</c>, so a branch form
+/// stops either right after the instruction or at <see cref="ScratchLayout.BranchTarget"/>.
+/// One environment is reused across cases (rewriting the code page exercises the decode
+/// cache's self-modifying-code invalidation); it is rebuilt every <see cref="RebuildEvery"/> cases.
+/// </summary>
+public sealed class EmulatorExecutor : IDisposable
+{
+    private const int RebuildEvery = 2000;
+    private static readonly byte[] ZeroScratch = new byte[ScratchLayout.ScratchSize];
+    private readonly byte[] _page = new byte[0x1000];
+    private SnippetEnvironment _env;
+    private int _uses;
+
+    public EmulatorExecutor() => _env = Create();
+
+    private SnippetEnvironment Create()
+    {
+        Array.Fill(_page, (byte)0xCC);
+        return new SnippetEnvironment(_page, user: true, scratchSize: ScratchLayout.ScratchSize);
+    }
+
+    /// <summary>The outcome of an emulated run: the final state and what stopped it.</summary>
+    public readonly record struct Outcome(MachineState State, StopReason Stop, bool ReachedInt3);
+
+    public Outcome Run(ReadOnlySpan<byte> code, MachineState initial)
+    {
+        if (++_uses >= RebuildEvery)
+        {
+            _env.Dispose();
+            _env = Create();
+            _uses = 0;
+        }
+        Array.Fill(_page, (byte)0xCC, 0, 0x60);
+        code.CopyTo(_page);
+        _env.Memory.WriteBytes(ScratchLayout.CodeBase, _page.AsSpan(0, 0x60));
+        _env.WriteScratch(0, ZeroScratch);
+        _env.WriteScratch(ScratchLayout.DataBase - ScratchLayout.ScratchBase, initial.Data);
+        _env.WriteScratch(ScratchLayout.StackWindowBase - ScratchLayout.ScratchBase, initial.Stack);
+
+        var c = _env.Cpu;
+        for (int i = 0; i < 16; i++) c.R(i) = initial.Gpr[i];
+        for (int i = 0; i < 16; i++) c.X(i) = new Xmm(initial.Xmm[2 * i], initial.Xmm[2 * i + 1]);
+        c.Mxcsr = initial.Mxcsr;
+        c.SetRflags(initial.Rflags);
+        c.Rip = ScratchLayout.CodeBase;
+        c.Halted = false;
+
+        var stop = c.Run(1000);
+        var r = new MachineState();
+        for (int i = 0; i < 16; i++) r.Gpr[i] = c.R(i);
+        for (int i = 0; i < 16; i++) { r.Xmm[2 * i] = c.X(i).Lo; r.Xmm[2 * i + 1] = c.X(i).Hi; }
+        r.Mxcsr = c.Mxcsr;
+        r.Rflags = c.GetRflags();
+        bool int3 = stop.Kind == StopKind.Exception && stop.Vector == HyperLock.Emulator.Cpu.Vector.BP;
+        // INT3 is a trap: the intercepted stop leaves RIP after the 0xCC byte.
+        r.Rip = int3 ? c.Rip - 1 : c.Rip;
+        _env.Memory.ReadBytes(ScratchLayout.DataBase, r.Data);
+        _env.Memory.ReadBytes(ScratchLayout.StackWindowBase, r.Stack);
+        return new Outcome(r, stop, int3);
+    }
+
+    public void Dispose() => _env.Dispose();
+}

@@ -1,0 +1,207 @@
+using System.Runtime.InteropServices;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace HyperLock.Differential.Tests.Harness.Native;
+
+/// <summary>
+/// Runs one instruction on the host CPU. The instruction sits at <see cref="ScratchLayout.CodeBase"/>
+/// in an executable mapping; a stub generated with Iced's assembler (at <see cref="StubBase"/>)
+/// saves the host's callee-saved registers, RSP and MXCSR, loads every GPR, RFLAGS (popfq),
+/// XMM0-15 and MXCSR from a state block, and jumps to the instruction. The instruction is
+/// followed by a jump back into the stub (and <see cref="ScratchLayout.BranchTarget"/> holds a
+/// second one, for branch forms); the stub records which exit was taken, stores the state
+/// back, restores the host state and returns.
+///
+/// Everything lives at fixed addresses below 2 GiB, so the stub addresses its state block with
+/// absolute disp32 operands and never needs a free register. While the instruction runs RSP
+/// points into scratch (never into host memory), with free scratch below it so that a signal
+/// delivered at that moment has room for its frame.
+///
+/// The caller must never pass a case that faults natively: a native fault kills the process.
+/// </summary>
+public sealed unsafe class NativeExecutor
+{
+    public const ulong StubBase = 0x20000000;
+    public const ulong StateBase = 0x20001000;
+    private const ulong StateSize = 0x8000;
+    private const ulong FlagsSlot = StateBase + StateSize - 0x100;
+
+    private const ulong OffGpr = 0x000, OffRflags = 0x080, OffMxcsr = 0x088, OffExit = 0x08C;
+    private const ulong OffHostRsp = 0x090, OffHostMxcsr = 0x098, OffXmm = 0x100;
+
+    private static readonly object Gate = new();
+    private static NativeExecutor? _instance;
+    private static string? _failure;
+
+    private readonly ulong _exit0, _exit1;
+    private readonly delegate* unmanaged<void> _entry;
+
+    /// <summary>The process-wide executor (the fixed mappings exist once); null when the host cannot run cases.</summary>
+    public static NativeExecutor? TryGet(out string failure)
+    {
+        lock (Gate)
+        {
+            if (_instance == null && _failure == null)
+            {
+                try { _instance = new NativeExecutor(); }
+                catch (InvalidOperationException e) { _failure = e.Message; }
+            }
+            failure = _failure ?? "";
+            return _instance;
+        }
+    }
+
+    /// <summary>Serializes native runs: the mappings and the state block are shared.</summary>
+    public static object Lock => Gate;
+
+    private NativeExecutor()
+    {
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
+            throw new InvalidOperationException("native differential execution needs x86-64 Linux");
+        Map(ScratchLayout.CodeBase, 0x1000, Libc.ProtRead | Libc.ProtWrite | Libc.ProtExec);
+        Map(ScratchLayout.ScratchBase, ScratchLayout.ScratchSize, Libc.ProtRead | Libc.ProtWrite);
+        Map(StubBase, 0x1000, Libc.ProtRead | Libc.ProtWrite);
+        Map(StateBase, StateSize, Libc.ProtRead | Libc.ProtWrite);
+
+        byte[] stub = BuildStub(out _exit0, out _exit1);
+        new ReadOnlySpan<byte>(stub).CopyTo(new Span<byte>((void*)StubBase, 0x1000));
+        if (Libc.Mprotect((nint)StubBase, 0x1000, Libc.ProtRead | Libc.ProtExec) != 0)
+            throw new InvalidOperationException("mprotect of the stub page failed");
+        _entry = (delegate* unmanaged<void>)StubBase;
+    }
+
+    private static void Map(ulong address, ulong size, int prot)
+    {
+        if (!Libc.MapFixed(address, size, prot, out string error)) throw new InvalidOperationException(error);
+    }
+
+    private static byte[] BuildStub(out ulong exit0, out ulong exit1)
+    {
+        var a = new Assembler(64);
+        var lExit0 = a.CreateLabel();
+        var lExit1 = a.CreateLabel();
+        var lStore = a.CreateLabel();
+
+        // Entry: save the host, load the guest state, jump to the instruction.
+        a.push(rbx); a.push(rbp); a.push(r12); a.push(r13); a.push(r14); a.push(r15);
+        a.mov(__qword_ptr[(long)(StateBase + OffHostRsp)], rsp);
+        a.stmxcsr(__dword_ptr[(long)(StateBase + OffHostMxcsr)]);
+        a.ldmxcsr(__dword_ptr[(long)(StateBase + OffMxcsr)]);
+        for (int i = 0; i < 16; i++) a.movdqu(Xmm(i), __xmmword_ptr[(long)(StateBase + OffXmm + (ulong)(16 * i))]);
+        a.mov(rax, __qword_ptr[(long)(StateBase + OffRflags)]);
+        a.mov(__qword_ptr[(long)FlagsSlot], rax);
+        a.mov(rsp, (long)FlagsSlot);
+        a.popfq();
+        for (int i = 0; i < 16; i++)
+            if (i != 4) a.mov(Gpr(i), __qword_ptr[(long)(StateBase + OffGpr + (ulong)(8 * i))]);
+        a.mov(rsp, __qword_ptr[(long)(StateBase + OffGpr + 4 * 8)]);
+        a.jmp(ScratchLayout.CodeBase);
+
+        // Exits: record which one was taken (MOV leaves flags alone), then store.
+        a.Label(ref lExit0);
+        a.mov(__dword_ptr[(long)(StateBase + OffExit)], 0);
+        a.jmp(lStore);
+        a.Label(ref lExit1);
+        a.mov(__dword_ptr[(long)(StateBase + OffExit)], 1);
+        a.jmp(lStore);
+
+        a.Label(ref lStore);
+        for (int i = 0; i < 16; i++) a.mov(__qword_ptr[(long)(StateBase + OffGpr + (ulong)(8 * i))], Gpr(i));
+        a.mov(rsp, (long)(FlagsSlot + 8));
+        a.pushfq();
+        a.cld();
+        a.mov(rax, __qword_ptr[(long)FlagsSlot]);
+        a.mov(__qword_ptr[(long)(StateBase + OffRflags)], rax);
+        for (int i = 0; i < 16; i++) a.movdqu(__xmmword_ptr[(long)(StateBase + OffXmm + (ulong)(16 * i))], Xmm(i));
+        a.stmxcsr(__dword_ptr[(long)(StateBase + OffMxcsr)]);
+        a.ldmxcsr(__dword_ptr[(long)(StateBase + OffHostMxcsr)]);
+        a.mov(rsp, __qword_ptr[(long)(StateBase + OffHostRsp)]);
+        a.pop(r15); a.pop(r14); a.pop(r13); a.pop(r12); a.pop(rbp); a.pop(rbx);
+        a.ret();
+
+        var writer = new ByteWriter();
+        var result = a.Assemble(writer, StubBase, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        exit0 = result.GetLabelRIP(lExit0);
+        exit1 = result.GetLabelRIP(lExit1);
+        if (writer.Length > 0x1000) throw new InvalidOperationException("the stub does not fit in a page");
+        // The stub must address its state absolutely (no RIP-relative operand may have slipped in).
+        var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(writer.ToArray()), StubBase);
+        while (decoder.IP < StubBase + (ulong)writer.Length)
+        {
+            decoder.Decode(out var ins);
+            if (ins.IsIPRelativeMemoryOperand) throw new InvalidOperationException("the stub contains a RIP-relative operand: " + ins);
+        }
+        return writer.ToArray();
+    }
+
+    private static AssemblerRegister64 Gpr(int i) => i switch
+    {
+        0 => rax, 1 => rcx, 2 => rdx, 3 => rbx, 4 => rsp, 5 => rbp, 6 => rsi, 7 => rdi,
+        8 => r8, 9 => r9, 10 => r10, 11 => r11, 12 => r12, 13 => r13, 14 => r14, _ => r15,
+    };
+
+    private static AssemblerRegisterXMM Xmm(int i) => i switch
+    {
+        0 => xmm0, 1 => xmm1, 2 => xmm2, 3 => xmm3, 4 => xmm4, 5 => xmm5, 6 => xmm6, 7 => xmm7,
+        8 => xmm8, 9 => xmm9, 10 => xmm10, 11 => xmm11, 12 => xmm12, 13 => xmm13, 14 => xmm14, _ => xmm15,
+    };
+
+    /// <summary>
+    /// Runs <paramref name="code"/> (one instruction, already encoded for <see cref="ScratchLayout.CodeBase"/>)
+    /// from <paramref name="initial"/> and returns the final state. RIP in the result is the
+    /// address of the exit that was reached: right after the instruction, or the branch target.
+    /// Callers hold <see cref="Lock"/>.
+    /// </summary>
+    public MachineState Run(ReadOnlySpan<byte> code, MachineState initial)
+    {
+        if (code.Length > 0x30) throw new ArgumentException("instruction too long", nameof(code));
+        var page = new Span<byte>((void*)ScratchLayout.CodeBase, 0x1000);
+        page[..0x60].Fill(0xCC);
+        code.CopyTo(page);
+        WriteJump(page, code.Length, _exit0);
+        WriteJump(page, (int)(ScratchLayout.BranchTarget - ScratchLayout.CodeBase), _exit1);
+
+        // Scratch: the compared windows get the case's bytes; the rest is zeroed.
+        var scratch = new Span<byte>((void*)ScratchLayout.ScratchBase, (int)ScratchLayout.ScratchSize);
+        scratch.Clear();
+        initial.Data.CopyTo(scratch[(int)(ScratchLayout.DataBase - ScratchLayout.ScratchBase)..]);
+        initial.Stack.CopyTo(scratch[(int)(ScratchLayout.StackWindowBase - ScratchLayout.ScratchBase)..]);
+
+        ulong* st = (ulong*)StateBase;
+        for (int i = 0; i < 16; i++) st[(OffGpr / 8) + (ulong)i] = initial.Gpr[i];
+        st[OffRflags / 8] = initial.Rflags;
+        *(uint*)(StateBase + OffMxcsr) = initial.Mxcsr;
+        *(uint*)(StateBase + OffExit) = 0xFFFFFFFF;
+        for (int i = 0; i < 32; i++) st[(OffXmm / 8) + (ulong)i] = initial.Xmm[i];
+
+        _entry();
+
+        var r = new MachineState();
+        for (int i = 0; i < 16; i++) r.Gpr[i] = st[(OffGpr / 8) + (ulong)i];
+        r.Rflags = st[OffRflags / 8];
+        r.Mxcsr = *(uint*)(StateBase + OffMxcsr);
+        for (int i = 0; i < 32; i++) r.Xmm[i] = st[(OffXmm / 8) + (ulong)i];
+        uint exit = *(uint*)(StateBase + OffExit);
+        r.Rip = exit == 0 ? ScratchLayout.CodeBase + (ulong)code.Length : exit == 1 ? ScratchLayout.BranchTarget : 0;
+        scratch.Slice((int)(ScratchLayout.DataBase - ScratchLayout.ScratchBase), ScratchLayout.DataSize).CopyTo(r.Data);
+        scratch.Slice((int)(ScratchLayout.StackWindowBase - ScratchLayout.ScratchBase), ScratchLayout.StackWindowSize).CopyTo(r.Stack);
+        return r;
+    }
+
+    private static void WriteJump(Span<byte> page, int at, ulong target)
+    {
+        long rel = (long)target - (long)(ScratchLayout.CodeBase + (ulong)at + 5);
+        page[at] = 0xE9;
+        BitConverter.TryWriteBytes(page.Slice(at + 1, 4), checked((int)rel));
+    }
+}
+
+/// <summary>An Iced <see cref="CodeWriter"/> that collects bytes.</summary>
+public sealed class ByteWriter : CodeWriter
+{
+    private readonly List<byte> _bytes = new();
+    public int Length => _bytes.Count;
+    public override void WriteByte(byte value) => _bytes.Add(value);
+    public byte[] ToArray() => _bytes.ToArray();
+}

@@ -1,0 +1,225 @@
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using HyperLock.Toolchain;
+using HyperLock.Verifier.Policy;
+using Iced.Intel;
+using Label = HyperLock.Toolchain.Label;
+
+namespace HyperLock.Verifier.Tests;
+
+/// <summary>FsCheck properties of the verifier and the toolchain.</summary>
+public class PropertyTests
+{
+    private static readonly Register[] Gprs =
+        [Register.RAX, Register.RCX, Register.RDX, Register.RBX, Register.RSI, Register.RDI, Register.RBP, Register.R8, Register.R15];
+
+    private enum OpKind { Plain, Jmp, Jcc, Call, JmpInd, CallInd, Ret, Vmread, Vmwrite, Privileged }
+
+    private sealed record SourceOp(OpKind Kind, Instruction Instr, int Target, ConditionCode Cc, Register Reg, uint Field);
+
+    private static readonly Code[] Privileged = [Code.Rdmsr, Code.Wrmsr, Code.Hlt, Code.Cpuid, Code.Rdtsc, Code.Vmresume, Code.Vmlaunch];
+
+    private static List<SourceOp> RandomStream(int seed, int count)
+    {
+        var rng = new Random(seed);
+        var ops = new List<SourceOp>();
+        for (int i = 0; i < count; i++)
+        {
+            int r = rng.Next(100);
+            var reg = Gprs[rng.Next(Gprs.Length)];
+            int target = rng.Next(count + 1);
+            ops.Add(r switch
+            {
+                < 60 => new SourceOp(OpKind.Plain, SyntheticProgram.RandomStraightLine(rng), 0, default, default, 0),
+                < 66 => new SourceOp(OpKind.Jmp, default, target, default, default, 0),
+                < 76 => new SourceOp(OpKind.Jcc, default, target, (ConditionCode)rng.Next(1, 17), default, 0),
+                < 81 => new SourceOp(OpKind.Call, default, target, default, default, 0),
+                < 84 => new SourceOp(OpKind.JmpInd, default, 0, default, reg, 0),
+                < 87 => new SourceOp(OpKind.CallInd, default, 0, default, reg, 0),
+                < 90 => new SourceOp(OpKind.Ret, default, 0, default, default, 0),
+                < 93 => new SourceOp(OpKind.Vmread, default, 0, default, reg, 0x681E),
+                < 96 => new SourceOp(OpKind.Vmwrite, default, 0, default, reg, 0x4016),
+                _ => new SourceOp(OpKind.Privileged, Instruction.Create(Privileged[rng.Next(Privileged.Length)]), 0, default, default, 0),
+            });
+        }
+        return ops;
+    }
+
+    private static (AssembledImage Image, Label[] Labels) Assemble(List<SourceOp> ops)
+    {
+        var asm = new BundleAssembler();
+        var labels = Enumerable.Range(0, ops.Count + 1).Select(_ => asm.CreateLabel()).ToArray();
+        for (int i = 0; i < ops.Count; i++)
+        {
+            asm.Bind(labels[i]);
+            var op = ops[i];
+            switch (op.Kind)
+            {
+                case OpKind.Plain or OpKind.Privileged: asm.Add(op.Instr); break;
+                case OpKind.Jmp: asm.Jmp(labels[op.Target]); break;
+                case OpKind.Jcc: asm.Jcc(op.Cc, labels[op.Target]); break;
+                case OpKind.Call: asm.Call(labels[op.Target]); break;
+                case OpKind.JmpInd: asm.JmpIndirect(op.Reg); break;
+                case OpKind.CallInd: asm.CallIndirect(op.Reg); break;
+                case OpKind.Ret: asm.Ret(); break;
+                case OpKind.Vmread: asm.Vmread(op.Reg, op.Field); break;
+                case OpKind.Vmwrite: asm.Vmwrite(op.Field, op.Reg); break;
+            }
+        }
+        asm.Bind(labels[ops.Count]);
+        return (asm.Assemble(), labels);
+    }
+
+    private static readonly Formatter Fmt = CreateFormatter();
+
+    private static Formatter CreateFormatter()
+    {
+        var f = new NasmFormatter();
+        f.Options.ShowBranchSize = false;
+        return f;
+    }
+
+    private static string Text(in Instruction i)
+    {
+        var o = new StringOutput();
+        Fmt.Format(i, o);
+        return o.ToStringAndReset();
+    }
+
+    /// <summary>The instruction texts a source stream must become, with branch targets resolved through the image's labels.</summary>
+    private static List<string> Expected(List<SourceOp> ops, AssembledImage img, Label[] labels)
+    {
+        var r11 = ToolchainOptions.Scratch;
+        var list = new List<string>();
+        void Add(Instruction i) => list.Add(Text(i));
+        foreach (var op in ops)
+        {
+            switch (op.Kind)
+            {
+                case OpKind.Plain: Add(op.Instr); break;
+                case OpKind.Jmp: Add(Instruction.CreateBranch(Code.Jmp_rel32_64, (ulong)img.OffsetOf(labels[op.Target]))); break;
+                case OpKind.Jcc:
+                    Add(Instruction.CreateBranch(op.Cc switch
+                    {
+                        ConditionCode.o => Code.Jo_rel32_64, ConditionCode.no => Code.Jno_rel32_64, ConditionCode.b => Code.Jb_rel32_64,
+                        ConditionCode.ae => Code.Jae_rel32_64, ConditionCode.e => Code.Je_rel32_64, ConditionCode.ne => Code.Jne_rel32_64,
+                        ConditionCode.be => Code.Jbe_rel32_64, ConditionCode.a => Code.Ja_rel32_64, ConditionCode.s => Code.Js_rel32_64,
+                        ConditionCode.ns => Code.Jns_rel32_64, ConditionCode.p => Code.Jp_rel32_64, ConditionCode.np => Code.Jnp_rel32_64,
+                        ConditionCode.l => Code.Jl_rel32_64, ConditionCode.ge => Code.Jge_rel32_64, ConditionCode.le => Code.Jle_rel32_64,
+                        _ => Code.Jg_rel32_64,
+                    }, (ulong)img.OffsetOf(labels[op.Target])));
+                    break;
+                case OpKind.Call: Add(Instruction.CreateBranch(Code.Call_rel32_64, (ulong)img.OffsetOf(labels[op.Target]))); break;
+                case OpKind.JmpInd or OpKind.CallInd:
+                    Add(Instruction.Create(Code.And_rm64_imm8, op.Reg, -32));
+                    Add(Instruction.Create(op.Kind == OpKind.JmpInd ? Code.Jmp_rm64 : Code.Call_rm64, op.Reg));
+                    break;
+                case OpKind.Ret:
+                    Add(Instruction.Create(Code.Pop_r64, r11));
+                    Add(Instruction.Create(Code.And_rm64_imm8, r11, -32));
+                    Add(Instruction.Create(Code.Jmp_rm64, r11));
+                    break;
+                case OpKind.Vmread:
+                    Add(Instruction.Create(Code.Mov_r32_imm32, Register.R11D, op.Field));
+                    Add(Instruction.Create(Code.Vmread_rm64_r64, op.Reg, r11));
+                    break;
+                case OpKind.Vmwrite:
+                    Add(Instruction.Create(Code.Mov_r32_imm32, Register.R11D, op.Field));
+                    Add(Instruction.Create(Code.Vmwrite_r64_rm64, r11, op.Reg));
+                    break;
+                case OpKind.Privileged:
+                    Add(Instruction.Create(Code.Mov_r32_imm32, Register.R11D, (uint)BundleAssembler.ServiceFor(op.Instr.Code)!.Value));
+                    Add(Instruction.Create(Code.Int_imm8, (uint)VerifierOptions.DefaultGateVector));
+                    break;
+            }
+        }
+        return list;
+    }
+
+    private static bool IsPadding(in Instruction i) => i.Code is Code.Nopd or Code.Nopw or Code.Nop_rm16 or Code.Nop_rm32;
+
+    [Property(MaxTest = 150)]
+    public Property RandomStreamsThroughTheToolchainVerifyAndKeepTheirMeaning() =>
+        Prop.ForAll(Gen.Choose(0, int.MaxValue - 1).ToArbitrary(), Gen.Choose(1, 300).ToArbitrary(), (seed, count) =>
+        {
+            var ops = RandomStream(seed, count);
+            var (img, labels) = Assemble(ops);
+            var actual = ToolchainTests.DecodeAll(img.Bytes).Where(i => !IsPadding(i)).Select(i => Text(i)).ToList();
+            var expected = Expected(ops, img, labels);
+            return img.Verification.Accepted && ImageVerifier.Verify(img.Bytes).Accepted && actual.SequenceEqual(expected);
+        });
+
+    [Property(MaxTest = 40)]
+    public Property SyntheticProgramsAlwaysVerify() =>
+        Prop.ForAll(Gen.Choose(0, 1_000_000).ToArbitrary(), seed =>
+        {
+            var img = SyntheticProgram.Build(seed, 8 * 1024);
+            return ImageVerifier.Verify(img.Bytes, new VerifierOptions { EntryPoints = img.EntryPoints }).Accepted;
+        });
+
+    [Property(MaxTest = 300)]
+    public Property MutatingAnAcceptedImageGivesAcceptanceOrFindingsNeverACrash() =>
+        Prop.ForAll(Gen.Choose(0, 1_000_000).ToArbitrary(), Gen.Choose(1, 8).ToArbitrary(), (seed, flips) =>
+        {
+            var img = SyntheticProgram.Build(seed % 50, 2048).Bytes;
+            var rng = new Random(seed);
+            for (int i = 0; i < flips; i++) img[rng.Next(img.Length)] = (byte)rng.Next(256);
+            var fast = ImageVerifier.Verify(img);
+            var reference = ImageVerifier.VerifyReference(img);
+            return (fast.Accepted || fast.Findings.Count > 0) && fast.ToText() == reference.ToText();
+        });
+
+    [Property(MaxTest = 200)]
+    public Property VerifierBoundariesAgreeWithIcedOnRandomBytes() =>
+        Prop.ForAll(Gen.Choose(0, int.MaxValue - 1).ToArbitrary(), Gen.Choose(1, 64).ToArbitrary(), (seed, bundles) =>
+        {
+            var bytes = new byte[bundles * 32];
+            new Random(seed).NextBytes(bytes);
+            return ImageVerifier.Boundaries(bytes).SequenceEqual(IcedLinearBoundaries(bytes))
+                && ImageVerifier.Verify(bytes).ToText() == ImageVerifier.VerifyReference(bytes).ToText();
+        });
+
+    [Property(MaxTest = 30)]
+    public Property VerifierBoundariesAgreeWithIcedOnToolchainImages() =>
+        Prop.ForAll(Gen.Choose(0, 1_000_000).ToArbitrary(), seed =>
+        {
+            var img = SyntheticProgram.Build(seed, 4096).Bytes;
+            var iced = ToolchainTests.DecodeAll(img).Select(i => (int)i.IP).ToList();
+            return ImageVerifier.Boundaries(img).SequenceEqual(iced);
+        });
+
+    /// <summary>Iced's linear decode with the verifier's resynchronisation rule (next bundle after undecodable bytes).</summary>
+    private static List<int> IcedLinearBoundaries(byte[] bytes)
+    {
+        var reader = new ByteArrayCodeReader(bytes);
+        var d = Decoder.Create(64, reader);
+        var starts = new List<int>();
+        int pos = 0;
+        while (pos < bytes.Length)
+        {
+            reader.Position = pos;
+            d.IP = (ulong)pos;
+            var i = d.Decode();
+            if (i.Code == Code.INVALID) { pos = (pos & ~31) + 32; continue; }
+            starts.Add(pos);
+            pos += i.Length;
+        }
+        return starts;
+    }
+
+    [Property(MaxTest = 100)]
+    public Property VmcsPolicyDecidesRule7() =>
+        Prop.ForAll(Gen.Choose(0, 0x7FFF).ToArbitrary(), Gen.Elements(true, false).ToArbitrary(), (field, read) =>
+        {
+            var bytes = new byte[32];
+            Array.Fill(bytes, (byte)0x90);
+            bytes[0] = 0xB8;
+            BitConverter.GetBytes((uint)field).CopyTo(bytes, 1);
+            bytes[5] = 0x0F;
+            bytes[6] = (byte)(read ? 0x78 : 0x79);
+            bytes[7] = 0xC3;
+            bool allowed = read ? VmcsFieldPolicy.MayRead((uint)field) : VmcsFieldPolicy.MayWrite((uint)field);
+            return ImageVerifier.Verify(bytes).Accepted == allowed;
+        });
+}

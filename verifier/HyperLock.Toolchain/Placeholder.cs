@@ -1,1 +1,0 @@
-namespace HyperLock.Toolchain; internal static class Placeholder { }

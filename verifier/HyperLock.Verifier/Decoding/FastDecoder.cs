@@ -1,0 +1,189 @@
+using System.Runtime.CompilerServices;
+
+namespace HyperLock.Verifier.Decoding;
+
+/// <summary>
+/// The table-driven length and class decoder: prefixes [66|F2|F3]? REX? then an opcode from
+/// <see cref="FastDecoderTables"/>. It handles the common forms with no allocation and no
+/// Iced call, and returns false for anything else so that <see cref="IcedDecoder"/> decides.
+/// The caller guarantees at least 16 readable bytes at <c>p</c>.
+/// </summary>
+internal static unsafe class FastDecoder
+{
+    /// <summary>Bytes the caller must guarantee readable.</summary>
+    public const int Lookahead = 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryDecode(byte* p, long offset, ref Insn insn)
+    {
+        insn = default;
+        int i = 0;
+        int b = p[0];
+        int prefix = 0; // 0 none, 1 = 66, 2 = F3, 3 = F2
+        if (b == 0x66) prefix = 1;
+        else if (b == 0xF3) prefix = 2;
+        else if (b == 0xF2) prefix = 3;
+        if (prefix != 0) b = p[++i];
+        int rex = 0;
+        if ((b & 0xF0) == 0x40)
+        {
+            rex = b;
+            b = p[++i];
+        }
+        FastEntry e;
+        if (b == 0x0F)
+        {
+            b = p[++i];
+            e = FastDecoderTables.TwoByte[(prefix << 8) | b];
+        }
+        else
+        {
+            if (prefix >= 2) return false;
+            e = FastDecoderTables.OneByte[b];
+            if (prefix == 1 && (e.Flags & FastFlags.Osz) == 0) return false;
+        }
+        if (e.Op == FastOp.Slow) return false;
+        i++; // past the opcode byte
+        bool rexW = (rex & 8) != 0;
+        bool osz16 = false;
+        if (prefix == 1 && (e.Flags & FastFlags.Osz) != 0)
+        {
+            // 0x66 as operand size: redundant under REX.W (the reference path rejects it).
+            if (rexW) return false;
+            osz16 = true;
+        }
+        int modrm = 0, reg = 0;
+        if ((e.Flags & FastFlags.ModRM) != 0)
+        {
+            modrm = p[i++];
+            reg = (modrm >> 3) & 7;
+            int mod = modrm >> 6, rm = modrm & 7;
+            if (mod == 3)
+            {
+                if ((e.Flags & FastFlags.MemOnly) != 0) return false;
+            }
+            else
+            {
+                if ((e.Flags & FastFlags.RegOnly) != 0) return false;
+                if (rm == 4)
+                {
+                    int sib = p[i++];
+                    if (mod == 0 && (sib & 7) == 5) i += 4;
+                }
+                else if (mod == 0 && rm == 5) i += 4;
+                if (mod == 1) i += 1;
+                else if (mod == 2) i += 4;
+            }
+        }
+        int immAt = i;
+        if ((e.Flags & FastFlags.Imm8) != 0) i += 1;
+        if ((e.Flags & FastFlags.ImmZ) != 0) i += osz16 ? 2 : 4;
+        if ((e.Flags & FastFlags.Imm16) != 0) i += 2;
+
+        InsnKind kind = InsnKind.Plain;
+        switch (e.Op)
+        {
+            case FastOp.Plain:
+                break;
+            case FastOp.Jcc8:
+            case FastOp.Jmp8:
+                if (prefix != 0) return false;
+                kind = e.Op == FastOp.Jcc8 ? InsnKind.JccRel : InsnKind.JmpRel;
+                insn.Value = offset + i + (sbyte)p[immAt];
+                break;
+            case FastOp.Jmp32:
+            case FastOp.Call32:
+            case FastOp.Jcc32:
+                if (prefix != 0) return false;
+                i += 4;
+                kind = e.Op == FastOp.Jmp32 ? InsnKind.JmpRel : e.Op == FastOp.Call32 ? InsnKind.CallRel : InsnKind.JccRel;
+                insn.Value = offset + i + *(int*)(p + immAt);
+                break;
+            case FastOp.MovImm:
+                if (rexW) i += 8;
+                else if (osz16) i += 2;
+                else
+                {
+                    i += 4;
+                    kind = InsnKind.MovR32Imm;
+                    insn.Reg = (byte)((b & 7) | ((rex & 1) << 3));
+                    insn.Value = *(uint*)(p + immAt);
+                }
+                break;
+            case FastOp.Grp1:
+                if (reg == 4 && modrm >= 0xC0 && b != 0x80 && !osz16)
+                {
+                    int imm = b == 0x83 ? (sbyte)p[immAt] : *(int*)(p + immAt);
+                    if (imm == -32)
+                    {
+                        kind = rexW ? InsnKind.AndMask : InsnKind.AndMaskNarrow;
+                        insn.Reg = (byte)((modrm & 7) | ((rex & 1) << 3));
+                    }
+                }
+                break;
+            case FastOp.AndAcc:
+                if (!osz16 && *(int*)(p + immAt) == -32)
+                {
+                    kind = rexW ? InsnKind.AndMask : InsnKind.AndMaskNarrow;
+                    insn.Reg = 0;
+                }
+                break;
+            case FastOp.Grp8F:
+            case FastOp.GrpC6:
+                if (reg != 0) return false;
+                if (e.Op == FastOp.GrpC6 && b == 0xC7 && modrm >= 0xC0 && !rexW && !osz16)
+                {
+                    kind = InsnKind.MovR32Imm;
+                    insn.Reg = (byte)((modrm & 7) | ((rex & 1) << 3));
+                    insn.Value = *(uint*)(p + immAt);
+                }
+                break;
+            case FastOp.GrpShift:
+                if (reg == 6) return false;
+                break;
+            case FastOp.GrpF6:
+                if (reg == 1) return false;
+                if (reg == 0) i += b == 0xF6 ? 1 : osz16 ? 2 : 4;
+                break;
+            case FastOp.GrpFE:
+                if (reg > 1) return false;
+                break;
+            case FastOp.GrpFF:
+                switch (reg)
+                {
+                    case 0 or 1 or 6:
+                        if (prefix != 0) return false;
+                        break;
+                    case 2 or 4:
+                        if (prefix != 0 || modrm < 0xC0) return false;
+                        kind = reg == 2 ? InsnKind.CallReg : InsnKind.JmpReg;
+                        insn.Reg = (byte)((modrm & 7) | ((rex & 1) << 3));
+                        break;
+                    default:
+                        return false;
+                }
+                break;
+            case FastOp.Int:
+                if (prefix != 0) return false;
+                kind = InsnKind.Int;
+                insn.Value = p[immAt];
+                break;
+            case FastOp.Vmread:
+            case FastOp.Vmwrite:
+                kind = e.Op == FastOp.Vmread ? InsnKind.Vmread : InsnKind.Vmwrite;
+                insn.Reg = (byte)(reg | ((rex & 4) << 1));
+                break;
+            case FastOp.Nop1F:
+                if (reg != 0) return false;
+                break;
+            case FastOp.GrpBA:
+                if (reg < 4) return false;
+                break;
+            default:
+                return false;
+        }
+        insn.Kind = kind;
+        insn.Length = (byte)i;
+        return true;
+    }
+}

@@ -1,1 +1,0 @@
-namespace HyperLock.Verifier; internal static class Placeholder { }
