@@ -87,13 +87,6 @@ public class SseFaultAndMoveTests
         Assert.Equal(new Xmm(7, 7).ToString(), h.Cpu.X(0).ToString());
     }
 
-    [Fact]
-    public void MmxFormsAreNotImplementedAndRaiseUd()
-    {
-        using var h = new SseHarness(a => a.paddb(mm0, mm1));
-        Assert.Equal("#UD", h.Exec().ToString());
-    }
-
     // ---- MXCSR -------------------------------------------------------------------------
 
     [Fact]
