@@ -126,6 +126,20 @@ public class SseFaultAndMoveTests
     }
 
     [Fact]
+    public void UnmaskedPrecisionFaultsEvenWhenTheFlagIsAlreadySet()
+    {
+        using var h = new SseHarness(a => a.mulpd(xmm0, xmm1));
+        var stop = h.Exec(c =>
+        {
+            c.Mxcsr = (0x1F80 & ~(CpuCore.MxcsrPe << 7)) | CpuCore.MxcsrPe;
+            c.X(0) = new Xmm(0x3FF199999999999A, 0x3FF0000000000000);  // 1.1, 1.0
+            c.X(1) = new Xmm(0x3FF199999999999A, 0x3FF0000000000000);
+        });
+        Assert.Equal("#XM", stop.ToString());
+        Assert.Equal(0x3FF199999999999AUL, h.Cpu.X(0).Lo);
+    }
+
+    [Fact]
     public void UnmaskedExceptionWithoutOsxmmexcptRaisesUd()
     {
         using var h = new SseHarness(a => a.divsd(xmm0, xmm1));

@@ -13,9 +13,9 @@ internal struct FpEnv
     public int Rc;
     public bool Daz, Ftz, UnderflowUnmasked;
     /// <summary>
-    /// Round-to-nearest and the precision flag already set: when every input and the result are
-    /// normal finite numbers, the host's IEEE result is the architectural result and no new flag
-    /// can arise, so handlers may use host arithmetic.
+    /// Round-to-nearest, the precision flag already set and precision exceptions masked: when
+    /// every input and the result are normal finite numbers, the host's IEEE result is the
+    /// architectural result and no new flag or fault can arise, so handlers may use host arithmetic.
     /// </summary>
     public bool Fast;
     /// <summary>Exception flags detected (MXCSR bit layout, bits 5:0).</summary>
@@ -28,7 +28,7 @@ internal struct FpEnv
         Daz = (mxcsr & Cpu.MxcsrDaz) != 0;
         Ftz = (mxcsr & Cpu.MxcsrFtz) != 0;
         UnderflowUnmasked = (mxcsr & (Cpu.MxcsrUe << 7)) == 0;
-        Fast = (mxcsr & 0x6020) == 0x0020;
+        Fast = (mxcsr & 0x7020) == 0x1020;
         Flags = 0;
     }
 }
