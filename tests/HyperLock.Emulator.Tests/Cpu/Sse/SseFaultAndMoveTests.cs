@@ -371,3 +371,21 @@ internal static class SseHarnessExtensions
         public void WriteData64(ulong offset, ulong v) => cpu.Memory.Write(SseHarness.Data + offset, 8, v);
     }
 }
+
+public class SseCacheControlTests
+{
+    [Fact]
+    public void ClflushAndFencesRunAndClflushFaultsOnUnmappedLine()
+    {
+        using var h = new SseHarness(a =>
+        {
+            a.clflush(__byte_ptr[rax]);
+            a.lfence();
+            a.mfence();
+            a.sfence();
+        });
+        Assert.Equal("int3", h.Exec(c => c.R(Reg.Rax) = SseHarness.Data).ToString());
+        var stop = h.Exec(c => c.R(Reg.Rax) = 0x7000_0000);
+        Assert.Equal(Vector.PF, stop.Vector);
+    }
+}

@@ -54,7 +54,13 @@ internal static unsafe partial class Sse
         // Fences order memory; this model has no reordering, so they do nothing (no CR0.TS/EM checks apply).
         foreach (var m in new[] { Mnemonic.Lfence, Mnemonic.Mfence, Mnemonic.Sfence })
             foreach (var c in FormTable.Legacy(m)) OpTable.Set(c, &Fence);
+        // CLFLUSH (CPUID.1:EDX.CLFSH is advertised): no caches are modelled; the line must be
+        // accessible as for a byte read (#PF/#GP as a load would raise). CLFLUSHOPT/CLWB are not
+        // advertised and stay #UD.
+        OpTable.Set(Code.Clflush_m8, &Clflush);
     }
+
+    private static void Clflush(Cpu c, ref Insn i) => c.ProbeRead(c.Ea(ref i), 1, c.Cpl == 3);
 
     private static void Fence(Cpu c, ref Insn i) { }
 
