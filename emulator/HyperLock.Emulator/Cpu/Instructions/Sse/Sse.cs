@@ -72,6 +72,13 @@ internal static unsafe partial class Sse
         return n;
     }
 
+    /// <summary>Registers the XMM forms of a mnemonic with <see cref="Vec{T}"/> and its register-only fast form.</summary>
+    private static void SetV<T>(Mnemonic m) where T : struct, IVecOp
+    {
+        foreach (var c in FormTable.Legacy(m))
+            if (IsXmmForm(c)) OpTable.Set(c, &Vec<T>, &VecReg<T>);
+    }
+
     // ---- value helpers -----------------------------------------------------------------
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -116,6 +123,14 @@ internal static unsafe partial class Sse
         if (c.Faulted) return;
         ref Xmm d = ref c.X(i.R0);
         d = ToX(T.Op(ToV(d), ToV(s), (byte)i.Imm));
+    }
+
+    /// <summary>Register-only form of <see cref="Vec{T}"/> (chosen at decode time when no operand is in memory).</summary>
+    private static void VecReg<T>(Cpu c, ref Insn i) where T : struct, IVecOp
+    {
+        if (!c.SseAvailable()) return;
+        ref Xmm d = ref c.X(i.R0);
+        d = ToX(T.Op(ToV(d), ToV(c.X(i.R1)), (byte)i.Imm));
     }
 
     /// <summary>Like <see cref="Vec{T}"/> but the memory source is <paramref name="size"/> bytes (PMOVSX/ZX), zero-extended.</summary>
