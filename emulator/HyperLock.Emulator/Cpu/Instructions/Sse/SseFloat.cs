@@ -78,6 +78,25 @@ internal static unsafe partial class Sse
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool N64(ulong x) => ((x >> 52) & 0x7FF) - 1 < 0x7FE;
 
+    /// <summary>
+    /// A host result usable as is: exponent field 2..max-1. Excludes ±min-normal, which the host
+    /// may reach by rounding a tiny value at subnormal precision while x86 (tininess after
+    /// rounding) still signals underflow and, under FTZ, flushes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool R32(uint x) => ((x >> 23) & 0xFF) - 2 < 0xFD;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool R64(ulong x) => ((x >> 52) & 0x7FF) - 2 < 0x7FD;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool AllR32(Vector128<float> v) =>
+        Vector128.LessThanAll(((v.AsUInt32() >> 23) & Vector128.Create(0xFFu)) - Vector128.Create(2u), Vector128.Create(0xFDu));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool AllR64(Vector128<double> v) =>
+        Vector128.LessThanAll(((v.AsUInt64() >> 52) & Vector128.Create(0x7FFUL)) - Vector128.Create(2UL), Vector128.Create(0x7FDUL));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float Fl(uint x) => BitConverter.UInt32BitsToSingle(x);
 
@@ -163,24 +182,24 @@ internal static unsafe partial class Sse
         public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
         {
             r = X86.Sse.Add(a, b);
-            return e.Fast && AllN32(a) && AllN32(b) && AllN32(r);
+            return e.Fast && AllN32(a) && AllN32(b) && AllR32(r);
         }
 
         public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
         {
             r = X86.Sse2.Add(a, b);
-            return e.Fast && AllN64(a) && AllN64(b) && AllN64(r);
+            return e.Fast && AllN64(a) && AllN64(b) && AllR64(r);
         }
 
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
-            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) + Fl(b)); if (N32(r)) return r; }
+            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) + Fl(b)); if (R32(r)) return r; }
             return (uint)Add(SoftFp.F32, a, b, false, ref e);
         }
 
         public static ulong F64(ref FpEnv e, ulong a, ulong b, int imm)
         {
-            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) + Db(b)); if (N64(r)) return r; }
+            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) + Db(b)); if (R64(r)) return r; }
             return Add(SoftFp.F64, a, b, false, ref e);
         }
     }
@@ -190,24 +209,24 @@ internal static unsafe partial class Sse
         public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
         {
             r = X86.Sse.Subtract(a, b);
-            return e.Fast && AllN32(a) && AllN32(b) && AllN32(r);
+            return e.Fast && AllN32(a) && AllN32(b) && AllR32(r);
         }
 
         public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
         {
             r = X86.Sse2.Subtract(a, b);
-            return e.Fast && AllN64(a) && AllN64(b) && AllN64(r);
+            return e.Fast && AllN64(a) && AllN64(b) && AllR64(r);
         }
 
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
-            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) - Fl(b)); if (N32(r)) return r; }
+            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) - Fl(b)); if (R32(r)) return r; }
             return (uint)Add(SoftFp.F32, a, b, true, ref e);
         }
 
         public static ulong F64(ref FpEnv e, ulong a, ulong b, int imm)
         {
-            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) - Db(b)); if (N64(r)) return r; }
+            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) - Db(b)); if (R64(r)) return r; }
             return Add(SoftFp.F64, a, b, true, ref e);
         }
     }
@@ -217,24 +236,24 @@ internal static unsafe partial class Sse
         public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
         {
             r = X86.Sse.Multiply(a, b);
-            return e.Fast && AllN32(a) && AllN32(b) && AllN32(r);
+            return e.Fast && AllN32(a) && AllN32(b) && AllR32(r);
         }
 
         public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
         {
             r = X86.Sse2.Multiply(a, b);
-            return e.Fast && AllN64(a) && AllN64(b) && AllN64(r);
+            return e.Fast && AllN64(a) && AllN64(b) && AllR64(r);
         }
 
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
-            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) * Fl(b)); if (N32(r)) return r; }
+            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) * Fl(b)); if (R32(r)) return r; }
             return (uint)Mul(SoftFp.F32, a, b, ref e);
         }
 
         public static ulong F64(ref FpEnv e, ulong a, ulong b, int imm)
         {
-            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) * Db(b)); if (N64(r)) return r; }
+            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) * Db(b)); if (R64(r)) return r; }
             return Mul(SoftFp.F64, a, b, ref e);
         }
     }
@@ -244,24 +263,24 @@ internal static unsafe partial class Sse
         public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
         {
             r = X86.Sse.Divide(a, b);
-            return e.Fast && AllN32(a) && AllN32(b) && AllN32(r);
+            return e.Fast && AllN32(a) && AllN32(b) && AllR32(r);
         }
 
         public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
         {
             r = X86.Sse2.Divide(a, b);
-            return e.Fast && AllN64(a) && AllN64(b) && AllN64(r);
+            return e.Fast && AllN64(a) && AllN64(b) && AllR64(r);
         }
 
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
-            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) / Fl(b)); if (N32(r)) return r; }
+            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) / Fl(b)); if (R32(r)) return r; }
             return (uint)Div(SoftFp.F32, a, b, ref e);
         }
 
         public static ulong F64(ref FpEnv e, ulong a, ulong b, int imm)
         {
-            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) / Db(b)); if (N64(r)) return r; }
+            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) / Db(b)); if (R64(r)) return r; }
             return Div(SoftFp.F64, a, b, ref e);
         }
     }
@@ -271,13 +290,13 @@ internal static unsafe partial class Sse
         public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
         {
             r = X86.Sse.Sqrt(b);
-            return e.Fast && AllN32(b) && Vector128.GreaterThanAll(b.AsInt32(), Vector128<int>.Zero) && AllN32(r);
+            return e.Fast && AllN32(b) && Vector128.GreaterThanAll(b.AsInt32(), Vector128<int>.Zero) && AllR32(r);
         }
 
         public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
         {
             r = X86.Sse2.Sqrt(b);
-            return e.Fast && AllN64(b) && Vector128.GreaterThanAll(b.AsInt64(), Vector128<long>.Zero) && AllN64(r);
+            return e.Fast && AllN64(b) && Vector128.GreaterThanAll(b.AsInt64(), Vector128<long>.Zero) && AllR64(r);
         }
 
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
@@ -298,13 +317,13 @@ internal static unsafe partial class Sse
         public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
         {
             r = X86.Sse.Min(a, b);
-            return AllN32(a) && AllN32(b) && AllN32(r);
+            return AllN32(a) && AllN32(b) && AllR32(r);
         }
 
         public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
         {
             r = X86.Sse2.Min(a, b);
-            return AllN64(a) && AllN64(b) && AllN64(r);
+            return AllN64(a) && AllN64(b) && AllR64(r);
         }
 
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
@@ -325,13 +344,13 @@ internal static unsafe partial class Sse
         public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
         {
             r = X86.Sse.Max(a, b);
-            return AllN32(a) && AllN32(b) && AllN32(r);
+            return AllN32(a) && AllN32(b) && AllR32(r);
         }
 
         public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
         {
             r = X86.Sse2.Max(a, b);
-            return AllN64(a) && AllN64(b) && AllN64(r);
+            return AllN64(a) && AllN64(b) && AllR64(r);
         }
 
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
