@@ -21,11 +21,21 @@ internal interface IVecOp
 /// source through <see cref="Cpu.XmmSrc"/> (16-byte memory operands must be aligned) or the
 /// unaligned/narrow variants, and commits only after all accesses and MXCSR checks succeeded.
 /// Integer operations use System.Runtime.Intrinsics (exact by definition on this x86-64 host).
+/// Floating point: every lane is computed by <see cref="SoftFp"/> (software IEEE binary32/64 with
+/// all MXCSR rounding modes, DAZ/FTZ, tininess after rounding, the six sticky flags, x86 NaN
+/// rules), except where the host result is provably identical and flag-free: round-to-nearest,
+/// PE already set and masked, all inputs normal and the result normal and above ±min-normal.
+/// Unmasked exceptions raise #XM (#UD when CR4.OSXMMEXCPT = 0) and leave the destination as is.
+/// RCPxS/RSQRTxS are deterministic approximations (see <see cref="Rcp32"/>), not Intel's tables.
 /// </summary>
 internal static unsafe partial class Sse
 {
     public static void Register()
     {
+        // The handlers use the host's SSE4.2 intrinsics for integer work and as an exact fast
+        // path; on a host without them (the project targets x86-64 hosts) nothing is registered,
+        // so the forms raise #UD instead of throwing PlatformNotSupportedException.
+        if (!System.Runtime.Intrinsics.X86.Sse42.IsSupported || !System.Runtime.Intrinsics.X86.Ssse3.IsSupported) return;
         RegisterMoves();
         RegisterInteger();
         RegisterFloat();
