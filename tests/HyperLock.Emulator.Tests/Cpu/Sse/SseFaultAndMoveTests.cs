@@ -231,6 +231,20 @@ public class SseFaultAndMoveTests
     }
 
     [Fact]
+    public void MaxWithNanReturnsTheSourceAfterDaz()
+    {
+        // Host-checked: with DAZ, a denormal second operand comes back as zero even when the first is a NaN.
+        using var h = SseHarness.RunOnce(a => a.maxss(xmm0, xmm1), c =>
+        {
+            c.Mxcsr = 0x1F80 | CpuCore.MxcsrDaz;
+            c.X(0) = new Xmm(0xFFFFFFFF, 0);
+            c.X(1) = new Xmm(0x80000001, 0);
+        });
+        Assert.Equal(0x80000000UL, h.Cpu.X(0).Lo);
+        Assert.Equal(0x1F80u | CpuCore.MxcsrDaz | CpuCore.MxcsrIe, h.Cpu.Mxcsr);
+    }
+
+    [Fact]
     public void ConversionOverflowGivesIntegerIndefinite()
     {
         using var h = SseHarness.RunOnce(a =>

@@ -87,6 +87,7 @@ public class SseMmxTests
         Assert.Equal(0b1001_0000UL, c.R(Reg.Rdi));
         Assert.Equal(new Xmm(0xAAAA_BBBB_CCCC_DDDD, 0).ToString(), c.X(1).ToString());
         Assert.Equal(0, c.FpuValid); // EMMS
+        Assert.Equal(0, c.FpuTop);
     }
 
     [Fact]

@@ -416,12 +416,13 @@ internal static class SoftFp
     {
         var ua = Unpack(p, a, ref e);
         var ub = Unpack(p, b, ref e);
-        if (ua.IsNaN || ub.IsNaN) { e.Flags = (e.Flags & ~DE) | IE; return b; }
         if (e.Daz)
         {
+            // The operand returned is the one after DAZ, also when the other is a NaN.
             if (ua.Cls == Cls.Zero) a &= p.Sign;
             if (ub.Cls == Cls.Zero) b &= p.Sign;
         }
+        if (ua.IsNaN || ub.IsNaN) { e.Flags = (e.Flags & ~DE) | IE; return b; }
         if (ua.Cls == Cls.Zero && ub.Cls == Cls.Zero) return b;
         int c = CompareOrdered(ua, ub);
         if (max) return c > 0 ? a : b;

@@ -180,9 +180,11 @@ internal static unsafe partial class Sse
         }
     }
 
+    /// <summary>EMMS: all tags empty; the host CPU also resets TOP to 0 (checked differentially), so we do too.</summary>
     private static void Emms(Cpu c, ref Insn i)
     {
         if (!MmxAvailable(c)) return;
+        c.MmxEnter();
         c.MmxEmms();
     }
 
