@@ -1,4 +1,3 @@
-using System.Buffers;
 using HyperLock.Verifier.Decoding;
 using HyperLock.Verifier.Policy;
 
@@ -29,11 +28,17 @@ public static class ImageVerifier
     {
         int len = image.Length;
         int bundles = (len + 31) >> 5;
-        uint[] starts = ArrayPool<uint>.Shared.Rent(bundles + 1);
-        uint[] noTarget = ArrayPool<uint>.Shared.Rent(bundles + 1);
-        long[] branches = ArrayPool<long>.Shared.Rent(256);
+        var scratch = t_scratch ??= new Scratch();
+        if (scratch.Starts.Length < bundles + 1)
+        {
+            scratch.Starts = new uint[bundles + 1];
+            scratch.NoTarget = new uint[bundles + 1];
+        }
+        if (scratch.Branches.Length < len / 16) scratch.Branches = new long[len / 16];
+        uint[] starts = scratch.Starts, noTarget = scratch.NoTarget;
+        long[] branches = scratch.Branches;
         var sink = new FindingSink(options.MaxFindings);
-        var iced = new IcedDecoder();
+        var iced = scratch.Iced;
         try
         {
             Array.Clear(starts, 0, bundles + 1);
@@ -51,11 +56,24 @@ public static class ImageVerifier
         }
         finally
         {
-            ArrayPool<uint>.Shared.Return(starts);
-            ArrayPool<uint>.Shared.Return(noTarget);
-            ArrayPool<long>.Shared.Return(branches);
+            scratch.Branches = branches;
+            iced.Reset(null, 0);
         }
     }
+
+    /// <summary>
+    /// Per-thread working memory (bitmaps, branch list, Iced decoder), kept between calls so that
+    /// verifying allocates nothing proportional to the image. It holds the largest image's worth.
+    /// </summary>
+    private sealed class Scratch
+    {
+        public uint[] Starts = [];
+        public uint[] NoTarget = [];
+        public long[] Branches = new long[1024];
+        public readonly IcedDecoder Iced = new();
+    }
+
+    [ThreadStatic] private static Scratch? t_scratch;
 
     /// <summary>
     /// State the linear pass carries from one instruction to the next. Only the previous
@@ -230,9 +248,8 @@ public static class ImageVerifier
 
     private static void Grow(ref long[] branches)
     {
-        var bigger = ArrayPool<long>.Shared.Rent(branches.Length * 2);
+        var bigger = new long[branches.Length * 2];
         Array.Copy(branches, bigger, branches.Length);
-        ArrayPool<long>.Shared.Return(branches);
         branches = bigger;
     }
 

@@ -80,25 +80,34 @@ internal static unsafe class FastDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int TurboLength(byte* p)
     {
-        int pfx = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboPrefix), p[0]);
-        int i = pfx != 0 ? 1 : 0;
+        ref byte prefixes = ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboPrefix);
+        ref byte turbo = ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.Turbo);
+        ref byte modrms = ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboModRM);
+        int pfx = Unsafe.Add(ref prefixes, p[0]);
+        int i = (pfx + 3) >> 2; // 1 when there is a legacy prefix (pfx 1-3), else 0
         int r = p[i];
+        int isRex = ((r & 0xF0) == 0x40).ToInt();
         // 0x66 with REX.W is redundant (the reference path rejects it): not turbo.
-        if (pfx == 1 && (r & 0xF8) == 0x48) return 0;
-        i += (r & 0xF0) == 0x40 ? 1 : 0;
+        if ((pfx == 1) & ((r & 0xF8) == 0x48)) return 0;
+        i += isRex;
         int op = p[i];
-        int two = op == 0x0F ? 1 : 0;
+        int two = (op == 0x0F).ToInt();
         int at = i + 1 + two;
-        int idx = (pfx << 9) | (two != 0 ? 256 + p[i + 1] : op);
-        int t = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.Turbo), idx);
+        // Branch-free choice between the one-byte and the 0F map: op, or 256 + the next byte.
+        int idx = (pfx << 9) | (op + two * (256 + p[i + 1] - op));
+        int t = Unsafe.Add(ref turbo, idx);
         if (t == 0) return 0;
         int imm = t & 7;
-        if (imm == FastDecoderTables.ImmMovImm) imm = (r & 0xF8) == 0x48 ? 8 : 4;
-        int e = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboModRM), ((t >> 3) & 7) << 8 | p[at]);
+        int movImm = (imm == FastDecoderTables.ImmMovImm).ToInt();
+        imm -= movImm * (1 - 4 * ((r & 0xF8) == 0x48).ToInt()); // 5 -> 4, or 8 with REX.W
+        int e = Unsafe.Add(ref modrms, ((t >> 3) & 7) << 8 | p[at]);
         if (e == 0xFF) return 0;
-        int sib = (e >> 5) & ((p[at + 1] & 7) == 5 ? 1 : 0);
+        int sib = (e >> 5) & ((p[at + 1] & 7) == 5).ToInt();
         return at + imm + (e & 31) + (sib << 2);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ToInt(this bool b) => Unsafe.As<bool, byte>(ref b);
 
     /// <summary>
     /// The general fast decoder: every kind the rules need (masks, field immediates, branches,
