@@ -35,20 +35,25 @@ public static class ImageVerifier
             scratch.NoTarget = new uint[bundles + 1];
         }
         if (scratch.Branches.Length < len / 16) scratch.Branches = new long[len / 16];
+        if (scratch.BranchesA.Length < len / 8) scratch.BranchesA = new long[len / 8];
+        if (scratch.State.Length < bundles + 1) scratch.State = new byte[bundles + 1];
         uint[] starts = scratch.Starts, noTarget = scratch.NoTarget;
-        long[] branches = scratch.Branches;
+        long[] branches = scratch.Branches, branchesA = scratch.BranchesA;
+        byte[] state = scratch.State;
         var sink = new FindingSink(options.MaxFindings);
         var iced = scratch.Iced;
         try
         {
             Array.Clear(starts, 0, bundles + 1);
             Array.Clear(noTarget, 0, bundles + 1);
+            Array.Clear(state, 0, bundles + 1);
             fixed (byte* p = image)
             {
                 iced.Reset(p, len);
                 sink.Bind(iced);
-                int nBranches = Scan(p, len, options.GateVector, useFastPath, iced, starts, noTarget, ref branches, sink);
-                if (!sink.Full) CheckTargets(len, starts, noTarget, branches, nBranches, sink);
+                int nA = useFastPath ? BundleParallelPass(p, len, starts, state, ref branchesA) : 0;
+                int nBranches = Scan(p, len, options.GateVector, useFastPath, iced, starts, noTarget, state, ref branches, sink);
+                if (!sink.Full) CheckTargets(len, starts, noTarget, state, branchesA, nA, branches, nBranches, sink);
                 if (!sink.Full) CheckEntries(len, options.EntryPoints, sink);
                 sink.Unbind();
             }
@@ -57,6 +62,7 @@ public static class ImageVerifier
         finally
         {
             scratch.Branches = branches;
+            scratch.BranchesA = branchesA;
             iced.Reset(null, 0);
         }
     }
@@ -70,6 +76,8 @@ public static class ImageVerifier
         public uint[] Starts = [];
         public uint[] NoTarget = [];
         public long[] Branches = new long[1024];
+        public long[] BranchesA = new long[1024];
+        public byte[] State = [];
         public readonly IcedDecoder Iced = new();
     }
 
@@ -89,8 +97,68 @@ public static class ImageVerifier
         public byte Gate;
     }
 
+    /// <summary>Bundle state after <see cref="BundleParallelPass"/>: clean bundles need no linear pass.</summary>
+    private const byte Dirty = 0, Clean = 1, Redone = 2;
+
+    /// <summary>
+    /// The fast pre-pass. Because a valid image never has an instruction crossing a bundle end,
+    /// every bundle can be decoded from its own start, independently of the others. Two cursors,
+    /// one in each half of the image, decode bundles with the turbo tables in lockstep, so that
+    /// the CPU overlaps their two dependency chains (byte, table, length, next byte). A bundle made
+    /// only of turbo forms (plain, or direct branches, a call ending the bundle) whose last
+    /// instruction ends exactly at the bundle end is Clean: its instruction starts are final and
+    /// its branches go to <paramref name="branchesA"/>. Everything else is left Dirty for the
+    /// exact linear pass (<see cref="Scan"/>), which also re-does a Clean bundle if the linear
+    /// decoding enters it anywhere but at its start.
+    /// </summary>
+    private static unsafe int BundleParallelPass(byte* p, int len, uint[] starts, byte[] state, ref long[] branchesA)
+    {
+        int eligible = Math.Max(0, (len - FastDecoder.Lookahead + 1) >> 5); // whole bundles decodable with lookahead
+        int half = (eligible + 1) >> 1;
+        int nb = 0;
+        for (int k = 0; k < half; k++)
+        {
+            int k2 = k + half;
+            int a = k << 5, aEnd = a + 32;
+            int b = k2 << 5, bEnd = k2 < eligible ? b + 32 : b; // no second bundle: already done
+            uint aBits = 0, bBits = 0;
+            bool aOk = true, bOk = true;
+            if (nb + 64 > branchesA.Length) Array.Resize(ref branchesA, branchesA.Length * 2);
+            while ((a < aEnd) | (b < bEnd))
+            {
+                if (a < aEnd)
+                {
+                    int l = FastDecoder.TurboLength(p + a);
+                    if (l == 0)
+                    {
+                        l = FastDecoder.TurboBranch(p + a, a, out long target, out bool call);
+                        if (l == 0 || (call && ((a + l) & 31) != 0)) { aOk = false; l = aEnd - a; }
+                        else { branchesA[nb] = a; branchesA[nb + 1] = target; nb += 2; }
+                    }
+                    aBits |= 1u << (a & 31);
+                    a += l;
+                }
+                if (b < bEnd)
+                {
+                    int l = FastDecoder.TurboLength(p + b);
+                    if (l == 0)
+                    {
+                        l = FastDecoder.TurboBranch(p + b, b, out long target, out bool call);
+                        if (l == 0 || (call && ((b + l) & 31) != 0)) { bOk = false; l = bEnd - b; }
+                        else { branchesA[nb] = b; branchesA[nb + 1] = target; nb += 2; }
+                    }
+                    bBits |= 1u << (b & 31);
+                    b += l;
+                }
+            }
+            if (aOk && a == aEnd) { starts[k] = aBits; state[k] = Clean; }
+            if (k2 < eligible && bOk && b == bEnd) { starts[k2] = bBits; state[k2] = Clean; }
+        }
+        return nb;
+    }
+
     private static unsafe int Scan(byte* p, int len, byte gate, bool useFastPath, IcedDecoder iced,
-        uint[] starts, uint[] noTarget, ref long[] branches, FindingSink sink)
+        uint[] starts, uint[] noTarget, byte[] state, ref long[] branches, FindingSink sink)
     {
         int fastLimit = useFastPath ? len - FastDecoder.Lookahead : -1;
         var st = new ScanState { PrevPos = -1, Gate = gate, FastLimit = fastLimit };
@@ -100,48 +168,67 @@ public static class ImageVerifier
         {
             while (pos < len)
             {
-                if (pos <= fastLimit)
+                int bundle = pos >> 5;
+                if (state[bundle] != Dirty)
                 {
-                    // The hottest path: a plain form whose length comes from the tables alone, inside its bundle.
-                    int t = pos + FastDecoder.TurboLength(p + pos);
-                    if (t != pos)
+                    if ((pos & 31) == 0 && state[bundle] == Clean)
                     {
-                        if (((pos ^ (t - 1)) & ~31) == 0)
+                        // Decoded by the pre-pass and entered at its start: nothing to do.
+                        st.PrevPos = (bundle << 5) + 31 - System.Numerics.BitOperations.LeadingZeroCount(startBits[bundle]);
+                        pos += 32;
+                        continue;
+                    }
+                    // The linear decoding enters this bundle mid-way (an instruction crossed into
+                    // it): its pre-pass result does not describe the image; decode it linearly.
+                    state[bundle] = Redone;
+                    startBits[bundle] = 0;
+                }
+                int bundleEnd = Math.Min(len, (bundle << 5) + 32);
+                while (pos < bundleEnd)
+                {
+                    if (pos <= fastLimit)
+                    {
+                        // The hottest path: a plain form whose length comes from the tables alone, inside its bundle.
+                        int t = pos + FastDecoder.TurboLength(p + pos);
+                        if (t != pos)
                         {
-                            startBits[pos >> 5] |= 1u << (pos & 31);
-                            st.PrevPos = pos;
-                            pos = t;
-                            continue;
+                            if (((pos ^ (t - 1)) & ~31) == 0)
+                            {
+                                startBits[pos >> 5] |= 1u << (pos & 31);
+                                st.PrevPos = pos;
+                                pos = t;
+                                continue;
+                            }
+                        }
+                        else
+                        {
+                            // Next hottest: a direct branch inside its bundle (a call must end it).
+                            t = pos + FastDecoder.TurboBranch(p + pos, pos, out long target, out bool call);
+                            if (t != pos && ((pos ^ (t - 1)) & ~31) == 0 && (!call || (t & 31) == 0))
+                            {
+                                startBits[pos >> 5] |= 1u << (pos & 31);
+                                if (st.Branches + 2 > branches.Length) Grow(ref branches);
+                                branches[st.Branches] = pos;
+                                branches[st.Branches + 1] = target;
+                                st.Branches += 2;
+                                st.PrevPos = pos;
+                                pos = t;
+                                continue;
+                            }
                         }
                     }
-                    else
+                    DecodeStep(p, pos, fastLimit, iced, ref ins);
+                    int end = pos + ins.Length;
+                    if (ins.Kind == InsnKind.Plain && ((pos ^ (end - 1)) & ~31) == 0)
                     {
-                        // Next hottest: a direct branch inside its bundle (a call must end it).
-                        t = pos + FastDecoder.TurboBranch(p + pos, pos, out long target, out bool call);
-                        if (t != pos && ((pos ^ (t - 1)) & ~31) == 0 && (!call || (t & 31) == 0))
-                        {
-                            startBits[pos >> 5] |= 1u << (pos & 31);
-                            if (st.Branches + 2 > branches.Length) Grow(ref branches);
-                            branches[st.Branches] = pos;
-                            branches[st.Branches + 1] = target;
-                            st.Branches += 2;
-                            st.PrevPos = pos;
-                            pos = t;
-                            continue;
-                        }
+                        startBits[pos >> 5] |= 1u << (pos & 31);
+                        st.PrevPos = pos;
+                        pos = end;
+                        continue;
                     }
+                    pos = Other(p, pos, in ins, ref st, iced, starts, noTarget, ref branches, sink);
+                    if (sink.Full) return st.Branches;
                 }
-                DecodeStep(p, pos, fastLimit, iced, ref ins);
-                int end = pos + ins.Length;
-                if (ins.Kind == InsnKind.Plain && ((pos ^ (end - 1)) & ~31) == 0)
-                {
-                    startBits[pos >> 5] |= 1u << (pos & 31);
-                    st.PrevPos = pos;
-                    pos = end;
-                    continue;
-                }
-                pos = Other(p, pos, in ins, ref st, iced, starts, noTarget, ref branches, sink);
-                if (sink.Full) return st.Branches;
             }
         }
         if ((len & 31) != 0)
@@ -313,12 +400,26 @@ public static class ImageVerifier
         }
     }
 
-    private static void CheckTargets(int len, uint[] starts, uint[] noTarget, long[] branches, int n, FindingSink sink)
+    private static void CheckTargets(int len, uint[] starts, uint[] noTarget, byte[] state, long[] branchesA, int nA,
+        long[] branches, int n, FindingSink sink)
     {
-        for (int i = 0; i < n && !sink.Full; i += 2)
+        // Accepted images are the fast case: one pass that only looks.
+        bool bad = false;
+        for (int i = 0; i < nA && !bad; i += 2)
+            bad = state[branchesA[i] >> 5] == Clean && !GoodTarget(branchesA[i + 1], len, starts, noTarget);
+        for (int i = 0; i < n && !bad; i += 2)
+            bad = !GoodTarget(branches[i + 1], len, starts, noTarget);
+        if (!bad) return;
+        // Findings, in source order (as a purely linear pass would record them).
+        var all = new List<(long Src, long Target)>();
+        for (int i = 0; i < nA; i += 2)
+            if (state[branchesA[i] >> 5] == Clean) all.Add((branchesA[i], branchesA[i + 1]));
+        for (int i = 0; i < n; i += 2) all.Add((branches[i], branches[i + 1]));
+        all.Sort((x, y) => x.Src.CompareTo(y.Src));
+        foreach (var (src64, t) in all)
         {
-            int src = (int)branches[i];
-            long t = branches[i + 1];
+            if (sink.Full) return;
+            int src = (int)src64;
             if (t < 0 || t >= len)
                 sink.Add(src, Rule.DirectTargets, $"target 0x{t:x} is outside the image");
             else if ((starts[t >> 5] & (1u << (int)(t & 31))) == 0)
@@ -327,6 +428,9 @@ public static class ImageVerifier
                 sink.Add(src, Rule.DirectTargets, $"target 0x{t:x} is the second half of a pseudo-instruction");
         }
     }
+
+    private static bool GoodTarget(long t, int len, uint[] starts, uint[] noTarget) =>
+        t >= 0 && t < len && (starts[t >> 5] & (1u << (int)(t & 31))) != 0 && (noTarget[t >> 5] & (1u << (int)(t & 31))) == 0;
 
     private static void CheckEntries(int len, IReadOnlyList<long> entries, FindingSink sink)
     {

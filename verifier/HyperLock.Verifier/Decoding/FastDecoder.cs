@@ -80,30 +80,32 @@ internal static unsafe class FastDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int TurboLength(byte* p)
     {
-        ref byte prefixes = ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboPrefix);
-        ref byte turbo = ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.Turbo);
-        ref byte modrms = ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboModRM);
-        int pfx = Unsafe.Add(ref prefixes, p[0]);
+        // One 8-byte load; every byte the turbo path needs is then a shift away, which keeps the
+        // dependency chain from one instruction's start to the next short.
+        ulong w = Unsafe.ReadUnaligned<ulong>(p);
+        int b0 = (int)(w & 0xFF);
+        int pfx = (b0 == 0x66).ToInt() | ((b0 == 0xF3).ToInt() << 1) | (((b0 == 0xF2).ToInt() * 3));
         int i = (pfx + 3) >> 2; // 1 when there is a legacy prefix (pfx 1-3), else 0
-        int r = p[i];
-        int isRex = ((r & 0xF0) == 0x40).ToInt();
+        int r = (int)(w >> (i << 3)) & 0xFF;
         // 0x66 with REX.W is redundant (the reference path rejects it): not turbo.
         if ((pfx == 1) & ((r & 0xF8) == 0x48)) return 0;
-        i += isRex;
-        int op = p[i];
+        i += ((r & 0xF0) == 0x40).ToInt();
+        ulong rest = w >> (i << 3);
+        int op = (int)(rest & 0xFF);
         int two = (op == 0x0F).ToInt();
-        int at = i + 1 + two;
         // Branch-free choice between the one-byte and the 0F map: op, or 256 + the next byte.
-        int idx = (pfx << 9) | (op + two * (256 + p[i + 1] - op));
-        int t = Unsafe.Add(ref turbo, idx);
+        int idx = (pfx << 9) | (op + two * (256 + (int)((rest >> 8) & 0xFF) - op));
+        int t = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.Turbo), idx);
         if (t == 0) return 0;
+        int at = i + 1 + two; // at most 4, so ModRM and SIB are inside w
         int imm = t & 7;
         int movImm = (imm == FastDecoderTables.ImmMovImm).ToInt();
         imm -= movImm * (1 - 4 * ((r & 0xF8) == 0x48).ToInt()); // 5 -> 4, or 8 with REX.W
-        int e = Unsafe.Add(ref modrms, ((t >> 3) & 7) << 8 | p[at]);
+        int m = (int)(w >> (at << 3)) & 0xFF;
+        int e = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboModRM), ((t >> 3) & 7) << 8 | m);
         if (e == 0xFF) return 0;
-        int sib = (e >> 5) & ((p[at + 1] & 7) == 5).ToInt();
-        return at + imm + (e & 31) + (sib << 2);
+        int sibBase5 = (((int)(w >> ((at + 1) << 3)) & 7) == 5).ToInt();
+        return at + imm + (e & 31) + (((e >> 5) & sibBase5) << 2);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
