@@ -308,29 +308,19 @@ public static class ImageVerifier
     }
 
     /// <summary>
-    /// The instruction starts the verifier's linear pass sees (the same decode step and the
-    /// same resynchronisation at the next bundle after undecodable bytes), for cross-checking.
+    /// The instruction starts the verifier recorded for <paramref name="image"/> (its bitmap after
+    /// a full run: pre-pass, linear pass, resynchronisation after undecodable bytes), for
+    /// cross-checking against Iced.
     /// </summary>
-    internal static unsafe List<int> Boundaries(ReadOnlySpan<byte> image, bool useFastPath = true)
+    internal static List<int> Boundaries(ReadOnlySpan<byte> image, bool useFastPath = true)
     {
-        var starts = new List<int>();
-        var iced = new IcedDecoder();
-        int len = image.Length;
-        int fastLimit = useFastPath ? len - FastDecoder.Lookahead : -1;
-        Insn ins = default;
-        fixed (byte* p = image)
-        {
-            iced.Reset(p, len);
-            int pos = 0;
-            while (pos < len)
-            {
-                DecodeStep(p, pos, fastLimit, iced, ref ins);
-                if (ins.Kind == InsnKind.Invalid) { pos = (pos & ~31) + 32; continue; }
-                starts.Add(pos);
-                pos += ins.Length;
-            }
-        }
-        return starts;
+        Run(image, VerifierOptions.Default with { MaxFindings = int.MaxValue }, useFastPath);
+        var bits = t_scratch!.Starts;
+        var list = new List<int>();
+        for (int k = 0; k < (image.Length + 31) >> 5; k++)
+            for (uint w = bits[k]; w != 0; w &= w - 1)
+                list.Add((k << 5) + System.Numerics.BitOperations.TrailingZeroCount(w));
+        return list;
     }
 
     private static void Grow(ref long[] branches)
