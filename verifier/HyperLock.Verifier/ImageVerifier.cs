@@ -102,9 +102,9 @@ public static class ImageVerifier
 
     /// <summary>
     /// The fast pre-pass. Because a valid image never has an instruction crossing a bundle end,
-    /// every bundle can be decoded from its own start, independently of the others. Two cursors,
-    /// one in each half of the image, decode bundles with the turbo tables in lockstep, so that
-    /// the CPU overlaps their two dependency chains (byte, table, length, next byte). A bundle made
+    /// every bundle can be decoded from its own start, independently of the others. Four cursors,
+    /// one in each quarter of the image, decode bundles with the turbo tables in lockstep, so that
+    /// the CPU overlaps their dependency chains (byte, table, length, next byte). A bundle made
     /// only of turbo forms (plain, or direct branches, a call ending the bundle) whose last
     /// instruction ends exactly at the bundle end is Clean: its instruction starts are final and
     /// its branches go to <paramref name="branchesA"/>. Everything else is left Dirty for the
@@ -114,47 +114,69 @@ public static class ImageVerifier
     private static unsafe int BundleParallelPass(byte* p, int len, uint[] starts, byte[] state, ref long[] branchesA)
     {
         int eligible = Math.Max(0, (len - FastDecoder.Lookahead + 1) >> 5); // whole bundles decodable with lookahead
-        int half = (eligible + 1) >> 1;
+        int quarter = (eligible + Lanes - 1) / Lanes;
         int nb = 0;
-        for (int k = 0; k < half; k++)
+        Cursor c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int k = 0; k < quarter; k++)
         {
-            int k2 = k + half;
-            int a = k << 5, aEnd = a + 32;
-            int b = k2 << 5, bEnd = k2 < eligible ? b + 32 : b; // no second bundle: already done
-            uint aBits = 0, bBits = 0;
-            bool aOk = true, bOk = true;
-            if (nb + 64 > branchesA.Length) Array.Resize(ref branchesA, branchesA.Length * 2);
-            while ((a < aEnd) | (b < bEnd))
+            if (nb + 4 * 64 > branchesA.Length) Array.Resize(ref branchesA, branchesA.Length * 2);
+            c0.Start(k, eligible);
+            c1.Start(k + quarter, eligible);
+            c2.Start(k + 2 * quarter, eligible);
+            c3.Start(k + 3 * quarter, eligible);
+            while ((c0.Pos < c0.End) | (c1.Pos < c1.End) | (c2.Pos < c2.End) | (c3.Pos < c3.End))
             {
-                if (a < aEnd)
-                {
-                    int l = FastDecoder.TurboLength(p + a);
-                    if (l == 0)
-                    {
-                        l = FastDecoder.TurboBranch(p + a, a, out long target, out bool call);
-                        if (l == 0 || (call && ((a + l) & 31) != 0)) { aOk = false; l = aEnd - a; }
-                        else { branchesA[nb] = a; branchesA[nb + 1] = target; nb += 2; }
-                    }
-                    aBits |= 1u << (a & 31);
-                    a += l;
-                }
-                if (b < bEnd)
-                {
-                    int l = FastDecoder.TurboLength(p + b);
-                    if (l == 0)
-                    {
-                        l = FastDecoder.TurboBranch(p + b, b, out long target, out bool call);
-                        if (l == 0 || (call && ((b + l) & 31) != 0)) { bOk = false; l = bEnd - b; }
-                        else { branchesA[nb] = b; branchesA[nb + 1] = target; nb += 2; }
-                    }
-                    bBits |= 1u << (b & 31);
-                    b += l;
-                }
+                if (c0.Pos < c0.End) c0.Step(p, branchesA, ref nb);
+                if (c1.Pos < c1.End) c1.Step(p, branchesA, ref nb);
+                if (c2.Pos < c2.End) c2.Step(p, branchesA, ref nb);
+                if (c3.Pos < c3.End) c3.Step(p, branchesA, ref nb);
             }
-            if (aOk && a == aEnd) { starts[k] = aBits; state[k] = Clean; }
-            if (k2 < eligible && bOk && b == bEnd) { starts[k2] = bBits; state[k2] = Clean; }
+            c0.Finish(starts, state);
+            c1.Finish(starts, state);
+            c2.Finish(starts, state);
+            c3.Finish(starts, state);
         }
         return nb;
+    }
+
+    /// <summary>Bundles the pre-pass decodes at once, one per cursor.</summary>
+    private const int Lanes = 4;
+
+    /// <summary>One pre-pass cursor: decodes one bundle from its start with the turbo tables.</summary>
+    private struct Cursor
+    {
+        public int Pos, End, Bundle;
+        public uint Bits;
+        public bool Ok, Live;
+
+        public void Start(int bundle, int eligible)
+        {
+            Bundle = bundle;
+            Live = bundle < eligible;
+            Pos = bundle << 5;
+            End = Live ? Pos + 32 : Pos;
+            Bits = 0;
+            Ok = true;
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public unsafe void Step(byte* p, long[] branchesA, ref int nb)
+        {
+            int l = FastDecoder.TurboLength(p + Pos);
+            if (l == 0)
+            {
+                l = FastDecoder.TurboBranch(p + Pos, Pos, out long target, out bool call);
+                if (l == 0 || (call && ((Pos + l) & 31) != 0)) { Ok = false; l = End - Pos; }
+                else { branchesA[nb] = Pos; branchesA[nb + 1] = target; nb += 2; }
+            }
+            Bits |= 1u << (Pos & 31);
+            Pos += l;
+        }
+
+        public readonly void Finish(uint[] starts, byte[] state)
+        {
+            if (Live && Ok && Pos == End) { starts[Bundle] = Bits; state[Bundle] = Clean; }
+        }
     }
 
     private static unsafe int Scan(byte* p, int len, byte gate, bool useFastPath, IcedDecoder iced,
