@@ -170,6 +170,30 @@ public class PropertyTests
             return (fast.Accepted || fast.Findings.Count > 0) && fast.ToText() == reference.ToText();
         });
 
+    /// <summary>
+    /// Straddling instructions planted at bundle ends make the linear decoding enter the next
+    /// bundle mid-way, which the bundle-parallel pre-pass may have found clean from its start:
+    /// the report must still be exactly the linear (reference) one.
+    /// </summary>
+    [Property(MaxTest = 200)]
+    public Property StraddlesIntoPrePassCleanBundlesGiveTheLinearReport() =>
+        Prop.ForAll(Gen.Choose(0, 1_000_000).ToArbitrary(), Gen.Choose(1, 6).ToArbitrary(), (seed, plants) =>
+        {
+            var img = SyntheticProgram.Build(seed % 40, 4096).Bytes;
+            var rng = new Random(seed);
+            byte[][] starters = [[0x48, 0xB8], [0xE8], [0xE9], [0x0F, 0x84], [0x48, 0x8B, 0x84, 0x24], [0x41, 0xB8]];
+            for (int i = 0; i < plants; i++)
+            {
+                var s = starters[rng.Next(starters.Length)];
+                int bundle = rng.Next(img.Length / 32 - 1);
+                int at = bundle * 32 + 32 - rng.Next(1, s.Length + 1); // the opcode starts just before the bundle end
+                Array.Copy(s, 0, img, at, Math.Min(s.Length, img.Length - at));
+            }
+            var fast = ImageVerifier.Verify(img);
+            var reference = ImageVerifier.VerifyReference(img);
+            return fast.ToText() == reference.ToText() && ImageVerifier.Boundaries(img).SequenceEqual(ImageVerifier.Boundaries(img, useFastPath: false));
+        });
+
     [Property(MaxTest = 200)]
     public Property VerifierBoundariesAgreeWithIcedOnRandomBytes() =>
         Prop.ForAll(Gen.Choose(0, int.MaxValue - 1).ToArbitrary(), Gen.Choose(1, 64).ToArbitrary(), (seed, bundles) =>
