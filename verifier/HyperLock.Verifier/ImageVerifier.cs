@@ -4,11 +4,15 @@ using HyperLock.Verifier.Policy;
 namespace HyperLock.Verifier;
 
 /// <summary>
-/// The restricted-instruction verifier (SPEC §6). One linear pass decodes the image, mostly
-/// with <see cref="FastDecoder"/>'s tables and, for unusual forms, with Iced; it checks rules
-/// 1 and 3-7 as it goes, records instruction starts and pseudo-instruction second halves in
-/// one bit per byte, and checks the recorded direct-branch targets (rule 2) and the declared
-/// entries (rule 8) afterwards. Nothing is allocated per instruction.
+/// The restricted-instruction verifier (SPEC §6). A bundle-parallel pre-pass decodes the
+/// bundles made only of common plain forms and direct branches with <see cref="FastDecoder"/>'s
+/// turbo tables; then one exact linear pass walks the image, takes those bundles as they are
+/// when it enters them at their start, and decodes everything else instruction by instruction
+/// (general fast tables, or Iced for unusual forms), checking rules 1 and 3-7 as it goes. It
+/// records instruction starts and pseudo-instruction second halves in one bit per byte and
+/// checks the direct-branch targets (rule 2) and the declared entries (rule 8) afterwards. The
+/// findings are exactly those of a purely linear, Iced-only verifier (<see cref="VerifyReference"/>),
+/// which the tests check. Nothing is allocated per instruction.
 /// </summary>
 public static class ImageVerifier
 {
@@ -20,7 +24,7 @@ public static class ImageVerifier
     public static bool IsAccepted(ReadOnlySpan<byte> image, VerifierOptions? options = null) =>
         Run(image, (options ?? VerifierOptions.Default) with { MaxFindings = 1 }, useFastPath: true).Accepted;
 
-    /// <summary>Verify with Iced alone (the fast decoder off), for cross-checking.</summary>
+    /// <summary>Verify with Iced alone, linearly (no fast tables, no pre-pass): the reference the fast verifier must match.</summary>
     internal static VerificationResult VerifyReference(ReadOnlySpan<byte> image, VerifierOptions? options = null) =>
         Run(image, options ?? VerifierOptions.Default, useFastPath: false);
 
