@@ -150,6 +150,33 @@ public class PropertyTests
             return img.Verification.Accepted && ImageVerifier.Verify(img.Bytes).Accepted && actual.SequenceEqual(expected);
         });
 
+    /// <summary>Ordinary straight-line code ending in ret, as raw bytes: the rewriter produces a verified image with the same instructions.</summary>
+    [Property(MaxTest = 100)]
+    public Property RewrittenStraightLineCodeVerifiesAndKeepsItsInstructions() =>
+        Prop.ForAll(Gen.Choose(0, 1_000_000).ToArbitrary(), Gen.Choose(1, 120).ToArbitrary(), (seed, count) =>
+        {
+            var rng = new Random(seed);
+            var input = Enumerable.Range(0, count).Select(_ => SyntheticProgram.RandomStraightLine(rng)).ToList();
+            var writer = new ByteListWriter();
+            var enc = Encoder.Create(64, writer);
+            foreach (var i in input) enc.Encode(i, (ulong)writer.Bytes.Count);
+            enc.Encode(Instruction.Create(Code.Retnq), (ulong)writer.Bytes.Count);
+            var r = Rewriter.Rewrite(writer.Bytes.ToArray(), [0]);
+            if (!r.Succeeded || !ImageVerifier.Verify(r.Image!.Bytes, new VerifierOptions { EntryPoints = r.Image.EntryPoints }).Accepted) return false;
+            var actual = ToolchainTests.DecodeAll(r.Image.Bytes).Where(i => !IsPadding(i)).Select(i => Text(i)).ToList();
+            var expected = input.Select(i => Text(i)).Concat([
+                Text(Instruction.Create(Code.Pop_r64, Register.R11)),
+                Text(Instruction.Create(Code.And_rm64_imm8, Register.R11, -32)),
+                Text(Instruction.Create(Code.Jmp_rm64, Register.R11))]).ToList();
+            return actual.SequenceEqual(expected);
+        });
+
+    private sealed class ByteListWriter : CodeWriter
+    {
+        public readonly List<byte> Bytes = [];
+        public override void WriteByte(byte value) => Bytes.Add(value);
+    }
+
     [Property(MaxTest = 40)]
     public Property SyntheticProgramsAlwaysVerify() =>
         Prop.ForAll(Gen.Choose(0, 1_000_000).ToArbitrary(), seed =>
