@@ -1,6 +1,7 @@
 using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Loaders;
 using static HyperLock.Emulator.Tests.Cpu.X87.X87Kit;
+using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Tests.Cpu.X87;
 
@@ -16,7 +17,11 @@ public class X87HostRegressionTests
     private static readonly Float80 Indefinite = F(0xFFFF, 0xC000000000000000);
 
     /// <summary>Runs the raw instruction bytes from the given x87 state (physical registers).</summary>
-    private static SnippetEnvironment Exec(byte[] code, ushort fsw, byte ftw, params (int Phys, Float80 Value)[] regs)
+    private static SnippetEnvironment Exec(byte[] code, ushort fsw, byte ftw, params (int Phys, Float80 Value)[] regs) =>
+        ExecCw(code, CpuCore.FpuInitControl, fsw, ftw, regs);
+
+    /// <summary>As <see cref="Exec"/> with a control word (all exceptions stay masked).</summary>
+    private static SnippetEnvironment ExecCw(byte[] code, ushort fcw, ushort fsw, byte ftw, params (int Phys, Float80 Value)[] regs)
     {
         var (env, stop) = Run(a =>
         {
@@ -24,6 +29,7 @@ public class X87HostRegressionTests
         }, env =>
         {
             var c = env.Cpu;
+            c.FpuControl = fcw;
             c.FpuStatus = fsw;
             c.FpuAbridgedTag = ftw;
             foreach (var (p, v) in regs) c.FpuRegs[p] = v;
@@ -176,6 +182,91 @@ public class X87HostRegressionTests
         // ST(0) = 1175.0, ST(1) = 3.0, fsw 0x4700. Host: all of C0-C3 rewritten from the quotient.
         using var env = Exec([0xD9, op], 0x4700, 0x03, (0, F(0x4009, 0x92E0000000000000)), (1, F(0x4000, 0xC000000000000000)));
         Assert.Equal(expected, env.Cpu.FpuStatus);
+        Assert.Equal(F(rse, rm), Phys(env, 0));
+    }
+
+    // ---- found by probing the host beyond the differential tester (transcendentals are ------
+    // ---- excluded there as approximate, but their stack faults and special cases are exact) --
+
+    private static readonly Float80 OneF = F(0x3FFF, 0x8000000000000000);
+
+    [Fact]
+    public void FsinUnderflowClearsC2()
+    {
+        // d9 fe = fsin, empty stack, fsw 0x4700. Host: fsw 0x4141 (C1 = C2 = 0), ST(0) = indefinite.
+        using var env = Exec([0xD9, 0xFE], 0x4700, 0x00);
+        Assert.Equal(0x4141, env.Cpu.FpuStatus);
+        Assert.Equal(Indefinite, Phys(env, 0));
+    }
+
+    [Theory]
+    [InlineData(0xF2, (byte)0x00)] // fptan, empty stack: underflow
+    [InlineData(0xFB, (byte)0x00)] // fsincos, empty stack: underflow
+    [InlineData(0xF2, (byte)0x81)] // fptan, ST(0) = R0 valid, R7 full: overflow
+    [InlineData(0xFB, (byte)0x81)] // fsincos, overflow
+    public void TwoResultTranscendentalStackFaultsFillBothRegisters(byte op, byte ftw)
+    {
+        // fsw 0x4700. Host: fsw 0x7941 (underflow) / 0x7b41 (overflow): TOP 7, C2 = 0, ftw 0x81,
+        // ST(0) and ST(1) both indefinite.
+        using var env = Exec([0xD9, op], 0x4700, ftw, (0, OneF), (7, F(0x4006, 0x8000000000000007)));
+        Assert.Equal(ftw == 0 ? 0x7941 : 0x7B41, env.Cpu.FpuStatus);
+        Assert.Equal(0x81, env.Cpu.FpuAbridgedTag);
+        Assert.Equal(Indefinite, Phys(env, 7));
+        Assert.Equal(Indefinite, Phys(env, 0));
+    }
+
+    [Theory]
+    [InlineData(0xFE)] // fsin
+    [InlineData(0xFF)] // fcos
+    [InlineData(0xF2)] // fptan
+    [InlineData(0xFB)] // fsincos
+    public void OutOfRangeOperandSetsC2AndClearsC1(byte op)
+    {
+        // ST(0) = 2^63, fsw 0x4700. Host: fsw 0x4500, operand unchanged, nothing pushed.
+        var big = F(0x403F, 0x8000000000000000);
+        using var env = Exec([0xD9, op], 0x4700, 0x01, (0, big));
+        Assert.Equal(0x4500, env.Cpu.FpuStatus);
+        Assert.Equal(0x01, env.Cpu.FpuAbridgedTag);
+        Assert.Equal(big, Phys(env, 0));
+    }
+
+    [Theory]
+    [InlineData((ushort)0xFFFF, 0xC000000000000123UL, (ushort)0xFFFF, 0xC000000000000123UL, (ushort)0x7900)] // QNaN
+    [InlineData((ushort)0x7FFF, 0x8000000000000123UL, (ushort)0x7FFF, 0xC000000000000123UL, (ushort)0x7901)] // SNaN: #IA, quieted
+    [InlineData((ushort)0x7FFF, 0x8000000000000000UL, (ushort)0xFFFF, 0xC000000000000000UL, (ushort)0x7901)] // +inf: #IA, indefinite
+    public void FptanOfSpecialOperandPushesTheNaNResult(ushort se, ulong m, ushort rse, ulong rm, ushort fsw)
+    {
+        // d9 f2 = fptan, fsw 0x4700. Host: both ST(0) and ST(1) hold the NaN result (no 1.0).
+        using var env = Exec([0xD9, 0xF2], 0x4700, 0x01, (0, F(se, m)));
+        Assert.Equal(fsw, env.Cpu.FpuStatus);
+        Assert.Equal(0x81, env.Cpu.FpuAbridgedTag);
+        Assert.Equal(F(rse, rm), Phys(env, 0));
+        Assert.Equal(F(rse, rm), Phys(env, 7));
+    }
+
+    [Fact]
+    public void FcosOfZeroIsExact()
+    {
+        // d9 ff = fcos of +0, fsw 0x4700. Host: fsw 0x4100 (no #P, C1 = C2 = 0), ST(0) = 1.0.
+        using var env = Exec([0xD9, 0xFF], 0x4700, 0x01, (0, F(0, 0)));
+        Assert.Equal(0x4100, env.Cpu.FpuStatus);
+        Assert.Equal(OneF, Phys(env, 0));
+    }
+
+    [Theory]
+    [InlineData(0xFE, 0x037F, (ushort)0x0000, 0x10UL, (ushort)0x0000, 0x10UL, (ushort)0x0032)]                              // fsin denormal (every RC)
+    [InlineData(0xFE, 0x077F, (ushort)0x8000, 0x10UL, (ushort)0x8000, 0x10UL, (ushort)0x0032)]                              // fsin -denormal, RC down
+    [InlineData(0xFF, 0x0B7F, (ushort)0x0000, 0x10UL, (ushort)0x3FFF, 0x8000000000000000UL, (ushort)0x0022)]                // fcos denormal, RC up
+    [InlineData(0xFE, 0x037F, (ushort)0x3FD7, 0x8000000000000000UL, (ushort)0x3FD7, 0x8000000000000000UL, (ushort)0x0220)]  // fsin 2^-40, nearest
+    [InlineData(0xFE, 0x077F, (ushort)0x3FD7, 0x8000000000000000UL, (ushort)0x3FD6, 0xFFFFFFFFFFFFFFFFUL, (ushort)0x0020)]  // fsin 2^-40, down
+    [InlineData(0xFE, 0x077F, (ushort)0xBFD7, 0x8000000000000001UL, (ushort)0xBFD7, 0x8000000000000001UL, (ushort)0x0220)]  // fsin -2^-40(1+2^-63), down
+    [InlineData(0xFF, 0x0F7F, (ushort)0x3FD7, 0x8000000000000000UL, (ushort)0x3FFE, 0xFFFFFFFFFFFFFFFFUL, (ushort)0x0020)]  // fcos 2^-40, toward zero
+    [InlineData(0xFF, 0x037F, (ushort)0x3FD7, 0x8000000000000000UL, (ushort)0x3FFF, 0x8000000000000000UL, (ushort)0x0220)]  // fcos 2^-40, nearest
+    public void TinyOperandsRoundLikeTheHost(byte op, int fcw, ushort se, ulong m, ushort rse, ulong rm, ushort fsw)
+    {
+        // fsw 0, ST(0) = R0. Host values (AMD EPYC); the double-precision path would flush the denormals to 0.
+        using var env = ExecCw([0xD9, op], (ushort)fcw, 0x0000, 0x01, (0, F(se, m)));
+        Assert.Equal(fsw, env.Cpu.FpuStatus);
         Assert.Equal(F(rse, rm), Phys(env, 0));
     }
 }

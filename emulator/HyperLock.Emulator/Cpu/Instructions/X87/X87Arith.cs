@@ -297,23 +297,14 @@ internal static unsafe partial class X87
         c.FpuSw = (ushort)((c.FpuSw & ~Cpu.FswCc) | cc);
     }
 
-    /// <summary>
-    /// FXTRACT: ST(0) ← exponent, then push the significand. On a stack fault (ST(0) empty:
-    /// underflow, C1 = 0; else ST(7) full: overflow, C1 = 1) the masked response, as observed on
-    /// the host (AMD EPYC), writes the indefinite to ST(0) and pushes a second indefinite.
-    /// </summary>
+    /// <summary>FXTRACT: ST(0) ← exponent, then push the significand (stack faults: <see cref="TwoResultStackFault"/>).</summary>
     private static void Fxtract(Cpu c, ref Insn i)
     {
         if (!Enter(c)) return;
         Note(c, ref i);
-        bool underflow = c.StEmpty(0);
-        if (underflow || !c.StEmpty(7))
+        if (c.StEmpty(0) || !c.StEmpty(7))
         {
-            c.FpuRecordExceptions(Fp.IE | Fp.SF);
-            c.FpuSetC1(!underflow);
-            if ((c.FpuControl & Fp.IE) == 0) return;
-            SetSt(c, 0, Float80.Indefinite);
-            c.FpuPush(Float80.Indefinite);
+            TwoResultStackFault(c);
             return;
         }
         var ctx = Ctx(c);
