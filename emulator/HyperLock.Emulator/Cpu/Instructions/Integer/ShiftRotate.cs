@@ -182,7 +182,12 @@ internal static unsafe partial class ShiftRotate
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ShiftReg<TOp, S>(Cpu c, ref Insn i, int cnt) where TOp : struct, IShiftOp where S : struct, ISize
     {
-        if (cnt == 0) return;
+        if (cnt == 0)
+        {
+            // No flags change, but a 32-bit destination register is still written (upper half zeroed).
+            if (S.Bits == 32) S.Set(c, i.R0, S.Get(c, i.R0));
+            return;
+        }
         if (!TOp.Apply<S>(c, S.Get(c, i.R0), cnt, out ulong r, out ulong f)) return;
         S.Set(c, i.R0, r);
         c.SetArithFlags(f);
@@ -240,7 +245,12 @@ internal static unsafe partial class ShiftRotate
         bool mem = i.Op0IsMem;
         ulong lin = mem ? c.Ea(ref i) : 0;
         ulong a = mem ? S.Load(c, lin) : S.Get(c, i.R0);
-        if (c.Faulted || cnt == 0) return;
+        if (c.Faulted) return;
+        if (cnt == 0)
+        {
+            if (!mem && S.Bits == 32) S.Set(c, i.R0, a); // the 32-bit register write still zero-extends
+            return;
+        }
         ulong b = S.Get(c, i.R1);
         int bits = S.Bits;
         ulong r, cf, of;
@@ -251,7 +261,8 @@ internal static unsafe partial class ShiftRotate
             if (bits == 16) { x = (x << 16) | a; w = 48; }
             UInt128 y = x << cnt;
             r = (ulong)(y >> (w - bits)) & S.Mask;
-            cf = (ulong)(y >> w) & 1;
+            // The last bit shifted out of the destination (a UInt128 shift by 128 would wrap to 0).
+            cf = bits == 64 ? (a >> (64 - cnt)) & 1 : (ulong)(y >> w) & 1;
             of = ((a >> (bits - 1)) ^ (a >> (bits - 2))) & 1;
         }
         else
