@@ -14,7 +14,7 @@ public class CpuBenchmarks
         public Config()
         {
             AddJob(Job.Default.WithWarmupCount(2).WithIterationCount(8).WithLaunchCount(1));
-            AddColumn(new MipsColumn());
+            AddColumn(new MipsColumn(), new GuestBandwidthColumn());
         }
     }
 

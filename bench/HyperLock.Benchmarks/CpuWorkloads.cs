@@ -20,6 +20,18 @@ public static class CpuWorkloads
 
     public static readonly string[] All = [IntegerLoop, RepMemcpy, SseMemcpy, RepMemset, Fib, Sort];
 
+    /// <summary>
+    /// Guest bytes copied or stored per run, for the memory workloads (0 otherwise). A REP string
+    /// instruction retires as one instruction per chunk, so bandwidth describes them better than MIPS.
+    /// </summary>
+    public static ulong BytesPerRun(string name) => name switch
+    {
+        RepMemcpy => 64UL << 20,
+        RepMemset => 64UL << 20,
+        SseMemcpy => 16UL << 20,
+        _ => 0,
+    };
+
     private const ulong Scratch = SnippetEnvironment.ScratchBase;
     public const ulong ScratchSize = 4 << 20;
 

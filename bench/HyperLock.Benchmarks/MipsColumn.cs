@@ -4,6 +4,34 @@ using BenchmarkDotNet.Running;
 
 namespace HyperLock.Benchmarks;
 
+/// <summary>Guest memory bandwidth (MiB/s) for the copy and fill workloads.</summary>
+public sealed class GuestBandwidthColumn : IColumn
+{
+    public string Id => "GuestMiBps";
+    public string ColumnName => "Guest MiB/s";
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Custom;
+    public int PriorityInCategory => 1;
+    public bool IsNumeric => true;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => "Guest bytes copied or stored per second of host time, in MiB/s (memory workloads)";
+
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    public bool IsAvailable(Summary summary) => true;
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        var report = summary[benchmarkCase];
+        if (report?.ResultStatistics == null || benchmarkCase.Parameters["Workload"] is not string name) return "-";
+        ulong bytes = CpuWorkloads.BytesPerRun(name);
+        if (bytes == 0) return "-";
+        double seconds = report.ResultStatistics.Mean / 1e9;
+        return (bytes / seconds / (1 << 20)).ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
 /// <summary>
 /// Guest MIPS: the workload's exact instruction count (re-counted here, deterministic) divided
 /// by the measured mean time per operation.

@@ -17,7 +17,9 @@ if (args.Length > 0 && args[0] == "--quick")
             int runs = 0;
             while (sw.ElapsedMilliseconds < 2000) { CpuWorkloads.RunOnce(env); runs++; }
             double mips = count * (double)runs / sw.Elapsed.TotalMicroseconds;
-            Console.WriteLine($"{name,-16} {count,12:N0} instructions  {mips,8:F1} MIPS");
+            ulong bytes = CpuWorkloads.BytesPerRun(name);
+            string bandwidth = bytes == 0 ? "" : $"  {bytes * (double)runs / sw.Elapsed.TotalSeconds / (1 << 20),8:F0} MiB/s";
+            Console.WriteLine($"{name,-16} {count,12:N0} instructions  {mips,8:F1} MIPS{bandwidth}");
         }
         catch (InvalidOperationException e)
         {
