@@ -77,13 +77,22 @@ internal static unsafe partial class SystemOps
     }
 
     /// <summary>Checks a protected-mode JMP/CALL target: a code segment (gates are not modelled).</summary>
-    private static bool ProtectedFarTarget(Cpu c, ushort selector, ulong offset, out SegmentRegister cs)
+    private static bool ProtectedFarTarget(Cpu c, ref Insn i, ushort selector, ulong offset, int taskSwitchSource, out SegmentRegister cs)
     {
         cs = default;
         if ((selector & 0xFFFC) == 0) { c.RaiseGp(0); return false; }
         if (!c.FetchDescriptor(selector, Vector.GP, out ulong d, out ulong addr)) return false;
         if (!Cpu.DescIsSegment(d))
         {
+            // In VMX non-root operation a task switch (to a TSS or through a task gate) always
+            // exits (reason 9); the qualification names the TSS selector and the source.
+            int type = Cpu.DescType(d);
+            if (c.InNonRoot && !c.LongModeActive && type is 1 or 9 or 5)
+            {
+                ushort tss = type == 5 ? (ushort)(d >> 16) : selector;
+                c.VmxInterceptTaskSwitch(ref i, tss, taskSwitchSource);
+                return false;
+            }
             c.Log?.Invoke($"far transfer through system descriptor type {Cpu.DescType(d)} (selector 0x{selector:x}) is not supported: #GP");
             c.RaiseGp(Cpu.SelectorError(selector));
             return false;
@@ -102,10 +111,13 @@ internal static unsafe partial class SystemOps
             c.Rip = offset;
             return;
         }
-        if (!ProtectedFarTarget(c, sel, offset, out var cs)) return;
+        if (!ProtectedFarTarget(c, ref i, sel, offset, TaskSwitchFromJmp, out var cs)) return;
         c.LoadCs(cs, c.Cpl);
         c.Rip = offset;
     }
+
+    // Task-switch sources in the VM-exit qualification (bits 31:30).
+    private const int TaskSwitchFromCall = 0, TaskSwitchFromJmp = 2;
 
     private static void CallFar(Cpu c, ref Insn i)
     {
@@ -124,7 +136,7 @@ internal static unsafe partial class SystemOps
             c.Rip = offset;
             return;
         }
-        if (!ProtectedFarTarget(c, sel, offset, out var cs)) return;
+        if (!ProtectedFarTarget(c, ref i, sel, offset, TaskSwitchFromCall, out var cs)) return;
         PushFar(c, c.Segs[Seg.Cs].Selector, size);
         PushFar(c, ret, size);
         if (c.Faulted) { c.R(Reg.Rsp) = savedRsp; return; }

@@ -69,6 +69,15 @@ internal static unsafe partial class SystemOps
         }
         if ((c.RflagsRest & Bits.Nt) != 0)
         {
+            if (c.InNonRoot && !c.LongModeActive)
+            {
+                // A task return exits in VMX non-root operation (reason 9, source IRET = 1);
+                // the qualification names the previous task's TSS, from the current TSS's back link.
+                ushort backLink = (ushort)c.ReadLinear(c.Tr.Base, 2, user: false);
+                if (c.Faulted) return;
+                c.VmxInterceptTaskSwitch(ref i, backLink, 1);
+                return;
+            }
             if (!c.LongModeActive) c.Log?.Invoke("IRET with NT = 1 (task return) is not supported: #GP");
             c.RaiseGp(0);
             return;
