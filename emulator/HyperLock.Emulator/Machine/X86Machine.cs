@@ -40,6 +40,7 @@ public sealed class X86Machine : IDisposable
 
     private int? _debugExitStatus;
     private bool _resetRequested;
+    private readonly ClockTimer _sliceTimer;
 
     /// <summary>Builds the machine and loads the kernel; bad input is a <see cref="MachineConfigException"/>.</summary>
     public X86Machine(MachineConfig config)
@@ -86,6 +87,11 @@ public sealed class X86Machine : IDisposable
             Io.Register(PciConfigNoDevices.AddressPort, 8, Pci, byteWide: false);
             Io.Register(IgnoredPorts.PostPort, 1, Ignored);
 
+            // Ends each run slice after ProgressInterval cycles of virtual time, so that progress
+            // reports and the time limit also work while the guest idles in HLT (where no
+            // instructions retire).
+            _sliceTimer = Clock.CreateTimer("machine-slice", () => Cpu.RequestStop(new StopReason(StopKind.Requested)));
+
             if (config.SerialInput != null) Serial.Enqueue(config.SerialInput);
             Kernel = KernelLoader.Load(config.Boot, Memory, Cpu, MemoryMap);
             if (config.X2Apic && !Cpu.TryWriteMsr(HyperLock.Emulator.Cpu.Msr.ApicBase, LocalApic.BaseMsr | LocalApic.BaseExtd))
@@ -119,12 +125,18 @@ public sealed class X86Machine : IDisposable
         var wall = Stopwatch.StartNew();
         ulong limit = Config.InstructionLimit;
         ulong slice = Math.Max(1, Config.ProgressInterval);
+        ulong timeLimit = Config.VirtualTimeLimitNs == ulong.MaxValue ? ulong.MaxValue : Clock.NanosecondsToCycles(Config.VirtualTimeLimitNs);
         for (; ; )
         {
             ulong done = Cpu.Retired;
             if (done >= limit) return Finish(MachineOutcome.InstructionLimit, MachineResult.InstructionLimitStatus, "instruction limit reached", wall);
+            if (Cpu.Now >= timeLimit) return Finish(MachineOutcome.TimeLimit, MachineResult.InstructionLimitStatus, "virtual time limit reached", wall);
             ulong budget = Math.Min(slice, limit - done);
+            ulong sliceEnd = Cpu.Now + slice;
+            if (sliceEnd < Cpu.Now || sliceEnd > timeLimit) sliceEnd = timeLimit;
+            if (sliceEnd != ulong.MaxValue) _sliceTimer.Arm(sliceEnd);
             var stop = Cpu.Run(budget);
+            _sliceTimer.Cancel();
             switch (stop.Kind)
             {
                 case StopKind.InstructionLimit:
@@ -135,7 +147,8 @@ public sealed class X86Machine : IDisposable
                         return Finish(MachineOutcome.DebugExit, status, $"debug exit, status {status}", wall);
                     if (_resetRequested)
                         return Finish(MachineOutcome.Reset, 0, "reset by the i8042 keyboard controller", wall);
-                    continue; // a stop request from something else: keep running
+                    Config.Progress?.Invoke(this); // the slice timer: virtual time moved on
+                    continue;
                 case StopKind.Shutdown:
                     return Finish(MachineOutcome.TripleFault, 0, $"triple fault ({stop}) at rip 0x{Cpu.Rip:x}", wall);
                 case StopKind.Halted:
