@@ -7,6 +7,7 @@ using HyperLock.Differential.Tests.Harness;
 // --cases M       random cases over all implemented forms (default 100000)
 // --per-form K    sweep cases per implemented form before the random cases (default 8)
 // --report FILE   write the full coverage report there (default: print the summary only)
+// --forms LIST    only these Iced Code names, comma-separated; a trailing * matches a prefix (Shld*,Fprem)
 // --no-minimize   report mismatches as found, without shrinking
 // Exit code: 0 when no implemented form mismatches, 1 otherwise, 2 on bad arguments.
 
@@ -14,6 +15,7 @@ ulong seed = (ulong)Random.Shared.NextInt64();
 int cases = 100_000, perForm = 8;
 string? reportPath = null;
 bool minimize = true;
+string[]? forms = null;
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -26,8 +28,9 @@ for (int i = 0; i < args.Length; i++)
             case "--per-form": perForm = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--report": reportPath = Next(); break;
             case "--no-minimize": minimize = false; break;
+            case "--forms": forms = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
             case "-h" or "--help":
-                Console.WriteLine("usage: HyperLock.Differential.Runner [--seed N] [--cases M] [--per-form K] [--report FILE] [--no-minimize]");
+                Console.WriteLine("usage: HyperLock.Differential.Runner [--seed N] [--cases M] [--per-form K] [--report FILE] [--forms LIST] [--no-minimize]");
                 return 0;
             default: throw new ArgumentException($"unknown argument {args[i]}");
         }
@@ -47,6 +50,7 @@ var result = pass.Run(new PassOptions
     CasesPerForm = perForm,
     RandomCases = cases,
     Minimize = minimize,
+    FormFilter = forms,
     Progress = Console.WriteLine,
 });
 Console.WriteLine();

@@ -104,7 +104,7 @@ public static class Rewriter
             bool overlap = false;
             for (long b = at; b < at + instr.Length; b++)
             {
-                if (owner[b] >= 0) { overlap = true; problems.Add(new RewriteProblem(at, instr.ToString(), $"overlaps the instruction at 0x{owner[b]:x} (overlapping decodings)")); break; }
+                if (owner[b] >= 0) { overlap = true; problems.Add(new RewriteProblem(at, HyperLock.Verifier.Disassembler.Format(instr), $"overlaps the instruction at 0x{owner[b]:x} (overlapping decodings)")); break; }
             }
             if (overlap) continue;
             for (long b = at; b < at + instr.Length; b++) owner[b] = at;
@@ -113,7 +113,7 @@ public static class Rewriter
             if (flow is FlowControl.UnconditionalBranch or FlowControl.ConditionalBranch or FlowControl.Call && instr.Op0Kind == OpKind.NearBranch64)
             {
                 long t = (long)instr.NearBranch64;
-                if (t < 0 || t >= bytes.Length) problems.Add(new RewriteProblem(at, instr.ToString(), $"branch target 0x{t:x} is outside the input"));
+                if (t < 0 || t >= bytes.Length) problems.Add(new RewriteProblem(at, HyperLock.Verifier.Disassembler.Format(instr), $"branch target 0x{t:x} is outside the input"));
                 else { targets.Add(t); work.Push(t); }
             }
             if (instr.IsIPRelativeMemoryOperand)
@@ -122,7 +122,7 @@ public static class Rewriter
                 if (t >= 0 && t < bytes.Length)
                 {
                     if (instr.Code == Code.Lea_r64_m) { aligned.Add(t); targets.Add(t); work.Push(t); }
-                    else problems.Add(new RewriteProblem(at, instr.ToString(), $"accesses the code at 0x{t:x} as data (data in code is not supported)"));
+                    else problems.Add(new RewriteProblem(at, HyperLock.Verifier.Disassembler.Format(instr), $"accesses the code at 0x{t:x} as data (data in code is not supported)"));
                 }
             }
             bool fallsThrough = flow is not (FlowControl.UnconditionalBranch or FlowControl.IndirectBranch or FlowControl.Return)
@@ -130,7 +130,7 @@ public static class Rewriter
             long next = at + instr.Length;
             if (fallsThrough && next < bytes.Length) work.Push(next);
             else if (fallsThrough && next >= bytes.Length && flow != FlowControl.Interrupt)
-                problems.Add(new RewriteProblem(at, instr.ToString(), "execution falls off the end of the input"));
+                problems.Add(new RewriteProblem(at, HyperLock.Verifier.Disassembler.Format(instr), "execution falls off the end of the input"));
         }
 
         var asm = new BundleAssembler(options);
@@ -147,7 +147,7 @@ public static class Rewriter
             else if (targets.Contains(at) || instr.Code is not (Code.Vmread_rm64_r64 or Code.Vmwrite_r64_rm64))
                 asm.Bind(LabelAt(at)); // (no label between a field immediate and its VMX instruction unless something jumps there)
             string? problem = LowerOne(asm, instr, LabelAt, bytes.Length);
-            if (problem is not null) problems.Add(new RewriteProblem(at, instr.ToString(), problem));
+            if (problem is not null) problems.Add(new RewriteProblem(at, HyperLock.Verifier.Disassembler.Format(instr), problem));
         }
         long reachable = decoded.Values.Sum(i => (long)i.Length);
         if (problems.Count > 0)

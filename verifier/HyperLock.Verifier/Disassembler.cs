@@ -4,8 +4,8 @@ using Iced.Intel;
 
 namespace HyperLock.Verifier;
 
-/// <summary>Renders one instruction for reports: NASM-style text and its bytes.</summary>
-internal static class Disassembler
+/// <summary>Renders instructions for reports: NASM-style text (hex with 0x), and the bytes.</summary>
+public static class Disassembler
 {
     [ThreadStatic] private static NasmFormatter? s_formatter;
 
@@ -19,16 +19,25 @@ internal static class Disassembler
             f.Options.HexSuffix = null;
             f.Options.UppercaseHex = false;
             f.Options.SpaceAfterOperandSeparator = true;
-            f.Options.SignedImmediateOperands = true;
+            f.Options.SignedImmediateOperands = false;
             f.Options.ShowBranchSize = false;
             f.Options.BranchLeadingZeros = false;
             f.Options.LeadingZeros = false;
+            f.Options.SmallHexNumbersInDecimal = false;
             return s_formatter = f;
         }
     }
 
+    /// <summary>The text of one instruction, as reports show it.</summary>
+    public static string Format(in Instruction instruction)
+    {
+        var output = new StringOutput();
+        Formatter.Format(instruction, output);
+        return output.ToStringAndReset();
+    }
+
     /// <summary>Disassemble the instruction at <paramref name="offset"/>.</summary>
-    public static unsafe string At(IcedDecoder decoder, int offset)
+    internal static unsafe string At(IcedDecoder decoder, int offset)
     {
         var instr = decoder.DecodeRaw(offset);
         var output = new StringOutput();

@@ -57,74 +57,143 @@ public static class ImageVerifier
         }
     }
 
+    /// <summary>
+    /// State the linear pass carries from one instruction to the next. Only the previous
+    /// instruction's start is kept: when a jmp/call rX or vmread/vmwrite needs to know whether
+    /// it was the right mask or field immediate, the cold path decodes it again with the
+    /// general decoder, so the hot path never has to classify masks or immediates.
+    /// </summary>
+    private struct ScanState
+    {
+        public int PrevPos;
+        public int Branches;
+        public int FastLimit;
+        public byte Gate;
+    }
+
     private static unsafe int Scan(byte* p, int len, byte gate, bool useFastPath, IcedDecoder iced,
         uint[] starts, uint[] noTarget, ref long[] branches, FindingSink sink)
     {
-        int nBranches = 0;
         int fastLimit = useFastPath ? len - FastDecoder.Lookahead : -1;
+        var st = new ScanState { PrevPos = -1, Gate = gate, FastLimit = fastLimit };
         Insn ins = default;
-        InsnKind prevKind = InsnKind.Invalid;
-        int prevReg = -1, prevPos = -1;
-        long prevValue = 0;
         int pos = 0;
-        while (pos < len)
+        fixed (uint* startBits = starts)
         {
-            DecodeStep(p, pos, fastLimit, iced, ref ins);
-            int bundleEnd = (pos & ~31) + 32;
-            if (ins.Kind == InsnKind.Invalid)
+            while (pos < len)
             {
-                sink.Add(pos, Rule.Bundles, ins.Value == 1 ? "instruction runs past the end of the image" : "no valid instruction decodes here");
-                if (sink.Full) return nBranches;
-                pos = bundleEnd;
-                prevKind = InsnKind.Invalid;
-                continue;
+                if (pos <= fastLimit)
+                {
+                    // The hottest path: a plain form whose length comes from the tables alone, inside its bundle.
+                    int t = pos + FastDecoder.TurboLength(p + pos);
+                    if (t != pos)
+                    {
+                        if (((pos ^ (t - 1)) & ~31) == 0)
+                        {
+                            startBits[pos >> 5] |= 1u << (pos & 31);
+                            st.PrevPos = pos;
+                            pos = t;
+                            continue;
+                        }
+                    }
+                    else
+                    {
+                        // Next hottest: a direct branch inside its bundle (a call must end it).
+                        t = pos + FastDecoder.TurboBranch(p + pos, pos, out long target, out bool call);
+                        if (t != pos && ((pos ^ (t - 1)) & ~31) == 0 && (!call || (t & 31) == 0))
+                        {
+                            startBits[pos >> 5] |= 1u << (pos & 31);
+                            if (st.Branches + 2 > branches.Length) Grow(ref branches);
+                            branches[st.Branches] = pos;
+                            branches[st.Branches + 1] = target;
+                            st.Branches += 2;
+                            st.PrevPos = pos;
+                            pos = t;
+                            continue;
+                        }
+                    }
+                }
+                DecodeStep(p, pos, fastLimit, iced, ref ins);
+                int end = pos + ins.Length;
+                if (ins.Kind == InsnKind.Plain && ((pos ^ (end - 1)) & ~31) == 0)
+                {
+                    startBits[pos >> 5] |= 1u << (pos & 31);
+                    st.PrevPos = pos;
+                    pos = end;
+                    continue;
+                }
+                pos = Other(p, pos, in ins, ref st, iced, starts, noTarget, ref branches, sink);
+                if (sink.Full) return st.Branches;
             }
-            starts[pos >> 5] |= 1u << (pos & 31);
-            int end = pos + ins.Length;
-            if (end > bundleEnd)
-            {
-                sink.Add(pos, Rule.Bundles, $"instruction crosses the bundle boundary at 0x{bundleEnd:x}");
-                if (sink.Full) return nBranches;
-            }
-            switch (ins.Kind)
-            {
-                case InsnKind.Plain or InsnKind.AndMask or InsnKind.AndMaskNarrow or InsnKind.MovR32Imm:
-                    break;
-                case InsnKind.Forbidden:
-                    ReportForbidden(pos, in ins, sink);
-                    break;
-                case InsnKind.JmpRel or InsnKind.JccRel or InsnKind.CallRel:
-                    if (nBranches + 2 > branches.Length) Grow(ref branches);
-                    branches[nBranches++] = pos;
-                    branches[nBranches++] = ins.Value;
-                    if (ins.Kind == InsnKind.CallRel && (end & 31) != 0)
-                        sink.Add(pos, Rule.CallAlignment, $"call ends at 0x{end:x}, not at a bundle boundary");
-                    break;
-                case InsnKind.JmpReg or InsnKind.CallReg:
-                    noTarget[pos >> 5] |= 1u << (pos & 31);
-                    CheckMask(pos, in ins, prevKind, prevReg, prevPos, sink);
-                    if (ins.Kind == InsnKind.CallReg && (end & 31) != 0)
-                        sink.Add(pos, Rule.CallAlignment, $"call ends at 0x{end:x}, not at a bundle boundary");
-                    break;
-                case InsnKind.Vmread or InsnKind.Vmwrite:
-                    noTarget[pos >> 5] |= 1u << (pos & 31);
-                    CheckVmx(pos, in ins, prevKind, prevReg, prevPos, prevValue, sink);
-                    break;
-                case InsnKind.Int:
-                    if (ins.Value != gate)
-                        sink.Add(pos, Rule.AllowList, $"int 0x{ins.Value:x2} is not the runtime gate int 0x{gate:x2}");
-                    break;
-            }
-            if (sink.Full) return nBranches;
-            prevKind = ins.Kind;
-            prevReg = ins.Reg;
-            prevValue = ins.Value;
-            prevPos = pos;
-            pos = end;
         }
         if ((len & 31) != 0)
             sink.Add(len & ~31, Rule.Bundles, $"image is {len} bytes, not a whole number of 32-byte bundles");
-        return nBranches;
+        return st.Branches;
+    }
+
+    /// <summary>Everything but the hot paths: returns the next position.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static unsafe int Other(byte* p, int pos, in Insn ins, ref ScanState st, IcedDecoder iced, uint[] starts, uint[] noTarget,
+        ref long[] branches, FindingSink sink)
+    {
+        int bundleEnd = (pos & ~31) + 32;
+        if (ins.Kind == InsnKind.Invalid)
+        {
+            sink.Add(pos, Rule.Bundles, ins.Value == 1 ? "instruction runs past the end of the image" : "no valid instruction decodes here");
+            st.PrevPos = -1;
+            return bundleEnd;
+        }
+        starts[pos >> 5] |= 1u << (pos & 31);
+        int end = pos + ins.Length;
+        if (end > bundleEnd)
+        {
+            sink.Add(pos, Rule.Bundles, $"instruction crosses the bundle boundary at 0x{bundleEnd:x}");
+            if (sink.Full) return end;
+        }
+        switch (ins.Kind)
+        {
+            case InsnKind.Forbidden:
+                ReportForbidden(pos, in ins, sink);
+                break;
+            case InsnKind.JmpRel or InsnKind.JccRel or InsnKind.CallRel:
+                if (st.Branches + 2 > branches.Length) Grow(ref branches);
+                branches[st.Branches++] = pos;
+                branches[st.Branches++] = ins.Value;
+                if (ins.Kind == InsnKind.CallRel && (end & 31) != 0)
+                    sink.Add(pos, Rule.CallAlignment, $"call ends at 0x{end:x}, not at a bundle boundary");
+                break;
+            case InsnKind.JmpReg or InsnKind.CallReg:
+            {
+                noTarget[pos >> 5] |= 1u << (pos & 31);
+                var prev = DecodePrevious(p, st.PrevPos, st.FastLimit, iced);
+                CheckMask(pos, in ins, prev.Kind, prev.Reg, st.PrevPos, sink);
+                if (ins.Kind == InsnKind.CallReg && (end & 31) != 0)
+                    sink.Add(pos, Rule.CallAlignment, $"call ends at 0x{end:x}, not at a bundle boundary");
+                break;
+            }
+            case InsnKind.Vmread or InsnKind.Vmwrite:
+            {
+                noTarget[pos >> 5] |= 1u << (pos & 31);
+                var prev = DecodePrevious(p, st.PrevPos, st.FastLimit, iced);
+                CheckVmx(pos, in ins, prev.Kind, prev.Reg, st.PrevPos, prev.Value, sink);
+                break;
+            }
+            case InsnKind.Int:
+                if (ins.Value != st.Gate)
+                    sink.Add(pos, Rule.AllowList, $"int 0x{ins.Value:x2} is not the runtime gate int 0x{st.Gate:x2}");
+                break;
+        }
+        st.PrevPos = pos;
+        return end;
+    }
+
+    /// <summary>The full classification (masks and field immediates included) of the instruction at <paramref name="prevPos"/>.</summary>
+    private static unsafe Insn DecodePrevious(byte* p, int prevPos, int fastLimit, IcedDecoder iced)
+    {
+        var prev = default(Insn);
+        if (prevPos < 0) return prev; // Invalid: nothing decodable precedes
+        if (prevPos > fastLimit || !FastDecoder.TryDecodeGeneral(p + prevPos, prevPos, ref prev)) iced.Decode(prevPos, ref prev);
+        return prev;
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

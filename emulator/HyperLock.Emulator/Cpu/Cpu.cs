@@ -134,7 +134,10 @@ public sealed unsafe partial class Cpu
         }
     }
 
-    /// <summary>Recomputes CPL and code size after CS, CR0 or EFER change.</summary>
+    /// <summary>
+    /// Recomputes CPL and code size after CS, CR0 or EFER change. The jump cache needs no flush:
+    /// it is keyed by linear address, split by privilege, and checks the code size on every hit.
+    /// </summary>
     public void UpdateMode()
     {
         ref SegmentRegister cs = ref Segs[Seg.Cs];
@@ -149,8 +152,6 @@ public sealed unsafe partial class Cpu
             Cpl = newCpl;
             SelectTlbSet();
         }
-        // Jump-cache entries were keyed by linear address under the old mode.
-        FlushJumpCache();
     }
 
     /// <summary>True in 64-bit mode (IA-32e with CS.L = 1).</summary>

@@ -74,7 +74,8 @@ public sealed class CpuidProfile
     /// <summary>
     /// What CPUID returns on <paramref name="cpu"/>: the table entry with the bits that follow
     /// processor state patched in — CPUID.1:ECX.OSXSAVE (bit 27) mirrors CR4.OSXSAVE, and
-    /// CPUID.1:EBX[31:24] is the initial APIC ID (0: one logical processor).
+    /// CPUID.1:EBX[31:24] is the initial APIC ID (0: one logical processor), and CPUID.1:EDX.APIC
+    /// (bit 9) reads as 0 while IA32_APIC_BASE has the APIC globally disabled.
     /// </summary>
     public Leaf Read(uint leaf, uint subleaf, Cpu cpu)
     {
@@ -82,7 +83,8 @@ public sealed class CpuidProfile
         if (leaf == 1)
         {
             uint osxsave = (cpu.Cr4 & Bits.Cr4Osxsave) != 0 ? 1u << 27 : 0;
-            v = v with { Ecx = (v.Ecx & ~(1u << 27)) | osxsave, Ebx = v.Ebx & 0x00FFFFFF };
+            uint edx = (cpu.ApicBaseMsr & (1UL << 11)) == 0 ? v.Edx & ~(1u << 9) : v.Edx;
+            v = v with { Ecx = (v.Ecx & ~(1u << 27)) | osxsave, Ebx = v.Ebx & 0x00FFFFFF, Edx = edx };
         }
         return v;
     }

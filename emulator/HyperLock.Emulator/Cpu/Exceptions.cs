@@ -58,6 +58,9 @@ public sealed partial class Cpu
 
     internal SoftwareEventKind PendingSoftware;
 
+    /// <summary>Length of the INT n/INT3/INTO/INT1 being delivered (a fault during delivery is reported at it).</summary>
+    internal int PendingSoftwareLength;
+
     internal readonly record struct FaultState(bool Faulted, int Vector, uint Error, bool HasError, ulong Cr2, bool IsPf,
         SoftwareEventKind Software, int Exit);
 

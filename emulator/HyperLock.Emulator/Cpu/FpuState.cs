@@ -36,9 +36,6 @@ public sealed partial class Cpu
 
     public const ushort FpuInitControl = 0x037F;
 
-    /// <summary>MXCSR_MASK as FXSAVE/XSAVE store it: every MXCSR bit 15:0 is supported (DAZ included).
-    /// FXRSTOR/XRSTOR raise #GP(0) for an MXCSR with bits outside it; LDMXCSR should agree.</summary>
-    public const uint FxsaveMxcsrMask = 0x0000FFFF;
 
     // Status word bits.
     public const ushort FswIe = 1 << 0, FswDe = 1 << 1, FswZe = 1 << 2, FswOe = 1 << 3, FswUe = 1 << 4, FswPe = 1 << 5,

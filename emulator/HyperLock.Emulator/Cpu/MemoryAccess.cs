@@ -66,7 +66,7 @@ public sealed unsafe partial class Cpu
             return Unsafe.ReadUnaligned<Xmm>((byte*)e.Host + off);
         ulong lo = ReadSlow(lin, 8, Cpl == 3);
         if (Faulted) return default;
-        ulong hi = ReadSlow(lin + 8, 8, Cpl == 3);
+        ulong hi = ReadSlow(Bitness == 64 ? lin + 8 : (lin + 8) & 0xFFFFFFFF, 8, Cpl == 3);
         return new Xmm(lo, hi);
     }
 
@@ -128,7 +128,7 @@ public sealed unsafe partial class Cpu
         if (e.Tag == lin >> 12 && off <= 0xFF0) { Unsafe.WriteUnaligned((byte*)e.Host + off, value); return; }
         if (!ProbeWrite(lin, 16, Cpl == 3)) return;
         WriteSlow(lin, 8, value.Lo, Cpl == 3);
-        WriteSlow(lin + 8, 8, value.Hi, Cpl == 3);
+        WriteSlow(Bitness == 64 ? lin + 8 : (lin + 8) & 0xFFFFFFFF, 8, value.Hi, Cpl == 3);
     }
 
     /// <summary>
@@ -172,6 +172,7 @@ public sealed unsafe partial class Cpu
         if (off + (uint)size > 0x1000)
         {
             ulong lin2 = (lin | 0xFFF) + 1;
+            if (Bitness != 64) lin2 &= 0xFFFFFFFF; // compatibility mode wraps at 4 GiB
             if (!Translate(lin, Access.Read, user, out ulong p1)) return 0;
             if (!Translate(lin2, Access.Read, user, out ulong p2)) return 0;
             int first = (int)(0x1000 - off);
@@ -195,6 +196,7 @@ public sealed unsafe partial class Cpu
         if (off + (uint)size > 0x1000)
         {
             ulong lin2 = (lin | 0xFFF) + 1;
+            if (Bitness != 64) lin2 &= 0xFFFFFFFF; // compatibility mode wraps at 4 GiB
             if (!Translate(lin, Access.Write, user, out ulong p1)) return;
             if (!Translate(lin2, Access.Write, user, out ulong p2)) return;
             int first = (int)(0x1000 - off);

@@ -35,13 +35,18 @@ public sealed partial class Cpu
     internal enum Access { Read = 0, Write = 1, Fetch = 2 }
 
     // [access][user] sets, TlbSize entries each.
-    private readonly TlbEntry[] _tlb = new TlbEntry[3 * 2 * TlbSize];
+    // Not readonly: VMX swaps in the TLB of the context it enters (Vmx/TlbContexts.cs).
+    private TlbEntry[] _tlb = new TlbEntry[3 * 2 * TlbSize];
     private int _readSet, _writeSet, _fetchSet;
 
     /// <summary>Counts TLB refills, for benchmarks and tests.</summary>
     public ulong TlbMisses;
 
-    private void InitTlb() => FlushTlb(includeGlobal: true);
+    private void InitTlb()
+    {
+        SelectTlbSet();
+        FlushTlb(includeGlobal: true);
+    }
 
     private void SelectTlbSet()
     {
@@ -49,6 +54,7 @@ public sealed partial class Cpu
         _readSet = ((int)Access.Read * 2 + user) * TlbSize;
         _writeSet = ((int)Access.Write * 2 + user) * TlbSize;
         _fetchSet = ((int)Access.Fetch * 2 + user) * TlbSize;
+        _jumpBase = user * JumpCacheSize;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

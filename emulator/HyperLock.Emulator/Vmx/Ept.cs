@@ -116,7 +116,8 @@ public sealed partial class Cpu
     internal void InvalidateEpt(ulong eptRoot)
     {
         _ = eptRoot;
-        FlushTlb(includeGlobal: true);
+        InvalidateGuestTlbs();
+        if (InNonRoot) FlushTlb(includeGlobal: true);
     }
 
     /// <summary>INVVPID: drops translations tagged with a VPID (-1: all) or one address of it.</summary>
@@ -124,6 +125,7 @@ public sealed partial class Cpu
     {
         _ = vpid;
         _ = address;
-        FlushTlb(includeGlobal: true);
+        InvalidateGuestTlbs();
+        if (InNonRoot) FlushTlb(includeGlobal: true);
     }
 }

@@ -192,7 +192,7 @@ public sealed partial class Cpu
         if (!IsCanonical(VmRead(F.GuestTrBase)) || !IsCanonical(VmRead(F.GuestFsBase)) || !IsCanonical(VmRead(F.GuestGsBase))
             || (ldtrUsable && !IsCanonical(VmRead(F.GuestLdtrBase)))) return Fail0("guest segment base");
         if ((VmRead(F.GuestCsBase) >> 32) != 0) return Fail0("guest CS base");
-        foreach (int s in new[] { Seg.Ss, Seg.Ds, Seg.Es })
+        foreach (int s in SsDsEs)
             if ((VmRead(F.GuestAr(s)) & SegmentRegister.AttrUnusable) == 0 && (VmRead(F.GuestBase(s)) >> 32) != 0)
                 return Fail0("guest segment base bits 63:32");
         if (!v86)
@@ -215,7 +215,7 @@ public sealed partial class Cpu
             }
             if (!unrestricted && ssDpl != (int)(VmRead(F.GuestSsSel) & 3)) return Fail0("guest SS.DPL != SS.RPL");
             if ((csType == 3 || !pe) && ssDpl != 0) return Fail0("guest SS.DPL (real mode / type 3)");
-            foreach (int s in new[] { Seg.Ds, Seg.Es, Seg.Fs, Seg.Gs })
+            foreach (int s in DataSegs)
             {
                 uint ar = (uint)VmRead(F.GuestAr(s));
                 if ((ar & SegmentRegister.AttrUnusable) != 0) continue;
@@ -293,6 +293,9 @@ public sealed partial class Cpu
         return -1;
     }
 
+    private static readonly int[] SsDsEs = [Seg.Ss, Seg.Ds, Seg.Es];
+    private static readonly int[] DataSegs = [Seg.Ds, Seg.Es, Seg.Fs, Seg.Gs];
+
     private int Fail0(string what)
     {
         LastVmxCheckFailure = what;
@@ -321,6 +324,7 @@ public sealed partial class Cpu
             EntryFailure(ExitReason.InvalidGuestState, (ulong)qual);
             return;
         }
+        LeaveTlbContext();
         LoadGuestState();
         int failing = LoadMsrList(VmRead(F.EntryMsrLoadAddr), (uint)VmRead(F.EntryMsrLoadCount));
         if (failing != 0)
@@ -332,7 +336,8 @@ public sealed partial class Cpu
         VmEntries++;
         InNonRoot = true;
         CacheControls();
-        FlushTlb(includeGlobal: true);
+        EnterTlbContext(guest: true, flush: CurrentVpid == 0);
+        if (CurrentVpid == 0) _rootTlb.Valid = false; // VPID-0 mappings are invalidated by the entry
 
         ulong intr = VmRead(F.GuestInterruptibility);
         NmiBlocked = (intr & 8) != 0;

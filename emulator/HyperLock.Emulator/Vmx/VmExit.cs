@@ -267,6 +267,8 @@ public sealed partial class Cpu
             SaveGuestState();
             if (!StoreMsrList(VmRead(F.ExitMsrStoreAddr), (uint)VmRead(F.ExitMsrStoreCount))) { VmxAbort(1); return; }
         }
+        if (InNonRoot) LeaveTlbContext();
+        bool noVpid = CurrentVpid == 0;
         InNonRoot = false;
         EptActive = false;
         VmxTimerDeadline = ulong.MaxValue;
@@ -276,7 +278,7 @@ public sealed partial class Cpu
         InterruptShadowUntil = 0;
         MovSsShadow = false;
         LoadHostState();
-        FlushTlb(includeGlobal: true);
+        EnterTlbContext(guest: false, flush: noVpid && !entryFailure);
         if (LoadMsrList(VmRead(F.ExitMsrLoadAddr), (uint)VmRead(F.ExitMsrLoadCount)) != 0) { VmxAbort(4); return; }
         ExitRequest |= ExitEvent;
     }

@@ -181,12 +181,14 @@ public static class VmcsFields
         All = new VmcsFieldInfo[list.Count];
         for (int i = 0; i < list.Count; i++)
         {
+            if (SlotByKey[Key(list[i].Item1)] >= 0) throw new InvalidOperationException($"duplicate VMCS field {list[i].Item2}");
             All[i] = new VmcsFieldInfo(list[i].Item1, list[i].Item2, i);
             SlotByKey[Key(list[i].Item1)] = (short)i;
         }
     }
 
-    private static int Key(uint encoding) => (int)(((encoding >> 10) & 0xF) << 9) | VmcsField.Index(encoding);
+    private static int Key(uint encoding) =>
+        (int)((((encoding >> 13) & 3) << 2 | ((encoding >> 10) & 3)) << 9) | VmcsField.Index(encoding);
 
     /// <summary>
     /// Slot of an encoding as VMREAD/VMWRITE see it, or -1 when unsupported (reserved bits set,

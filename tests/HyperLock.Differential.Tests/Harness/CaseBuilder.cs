@@ -73,7 +73,11 @@ public static class CaseBuilder
             values.Xmm.CopyTo(_s.Xmm, 0);
             _s.Gpr[4] = ScratchLayout.StackTop - 8 * (ulong)_rng.Below(4);
             _s.Rflags = values.Rflags;
-            _s.Mxcsr = values.Mxcsr;
+            _s.Mxcsr = values.Mxcsr & SafetyGate.HostMxcsrMask;
+            _s.Fcw = values.Fcw;
+            _s.Fsw = values.Fsw;
+            _s.Ftw = values.Ftw;
+            for (int i = 0; i < 8; i++) (_s.StSignExp[i], _s.StMantissa[i]) = values.St[i];
             _rng.Fill(_s.Data);
             _rng.Fill(_s.Stack);
         }
@@ -117,6 +121,15 @@ public static class CaseBuilder
                 case SlotKind.Xmm:
                     SetReg(k, Register.XMM0 + _rng.Below(16));
                     return null;
+                case SlotKind.St:
+                    SetReg(k, Register.ST0 + _rng.Below(8));
+                    return null;
+                case SlotKind.Mm:
+                    SetReg(k, Register.MM0 + _rng.Below(8));
+                    return null;
+                case SlotKind.MmOrMemory:
+                    if (_rng.Chance(50)) { SetReg(k, Register.MM0 + _rng.Below(8)); return null; }
+                    return Memory(k, 8);
                 case SlotKind.GprOrMemory:
                     if (_rng.Chance(50)) { SetReg(k, PickGpr(slot.Bits)); return null; }
                     return Memory(k, slot.Bits / 8);
@@ -358,6 +371,12 @@ public static class CaseBuilder
             if (_memOperand >= 0 && form.MemorySize is 4 or 8 or 16 && _rng.Chance(50))
                 for (int q = 0; q < form.MemorySize; q += Math.Min(8, form.MemorySize))
                     _s.WriteMemory(_ea + (ulong)q, Math.Min(8, form.MemorySize), values.Xmm[_rng.Below(32)]);
+            if (_memOperand >= 0 && form.Code.ToOpCode().MemorySize == MemorySize.Float80 && _rng.Chance(60))
+            {
+                var (se, man) = values.St[_rng.Below(8)];
+                _s.WriteMemory(_ea, 8, man);
+                _s.WriteMemory(_ea + 8, 2, se);
+            }
 
             if (IsString(m))
             {
@@ -372,7 +391,7 @@ public static class CaseBuilder
                 case Mnemonic.Xlatb:
                     _s.Gpr[3] = ScratchLayout.DataBase + 0x400 + (ulong)_rng.Below(0x400);
                     return null;
-                case Mnemonic.Maskmovdqu:
+                case Mnemonic.Maskmovdqu or Mnemonic.Maskmovq:
                     _s.Gpr[7] = ScratchLayout.DataBase + ScratchLayout.Margin + (ulong)_rng.Below(0x800);
                     return null;
                 case Mnemonic.Div or Mnemonic.Idiv:
@@ -393,6 +412,20 @@ public static class CaseBuilder
                 case Mnemonic.Ldmxcsr:
                     _s.WriteMemory(_ea, 4, SafeMxcsr());
                     return null;
+                case Mnemonic.Fldcw:
+                    // Every x87 exception stays masked (an unmasked one would raise #MF natively).
+                    _s.WriteMemory(_ea, 2, (ulong)(0x7F | (new[] { 0, 2, 3 }[_rng.Below(3)] << 8) | (_rng.Below(4) << 10) | (_rng.Chance(20) ? 0x1000 : 0)));
+                    return null;
+                case Mnemonic.Fbld:
+                {
+                    // A valid packed BCD (18 digits + sign byte): invalid encodings give undefined results.
+                    ulong lo = 0;
+                    for (int d = 0; d < 16; d++) lo |= (ulong)_rng.Below(10) << (4 * d);
+                    _s.WriteMemory(_ea, 8, lo);
+                    _s.WriteMemory(_ea + 8, 1, (ulong)(_rng.Below(10) | _rng.Below(10) << 4));
+                    _s.WriteMemory(_ea + 9, 1, _rng.Chance(50) ? 0x80UL : 0);
+                    return null;
+                }
                 case Mnemonic.Popf or Mnemonic.Popfq:
                 {
                     ulong rsp = _s.Gpr[4];
@@ -432,7 +465,7 @@ public static class CaseBuilder
             uint ftz = _rng.Chance(30) ? 0x8000u : 0u;
             uint daz = _rng.Chance(30) ? 0x40u : 0u;
             uint sticky = (uint)_rng.Below(64);
-            return 0x1F80u | rc | ftz | daz | sticky;
+            return (0x1F80u | rc | ftz | daz | sticky) & SafetyGate.HostMxcsrMask;
         }
 
         private string? Division(bool signed)

@@ -35,9 +35,38 @@ public static class Comparison
             if (native.Xmm[2 * i] != emulated.Xmm[2 * i] || native.Xmm[2 * i + 1] != emulated.Xmm[2 * i + 1])
                 diffs.Add(new($"xmm{i}", $"0x{native.Xmm[2 * i + 1]:x16}{native.Xmm[2 * i]:x16}", $"0x{emulated.Xmm[2 * i + 1]:x16}{emulated.Xmm[2 * i]:x16}"));
         if (native.Mxcsr != emulated.Mxcsr) diffs.Add(new("mxcsr", Hex(native.Mxcsr), Hex(emulated.Mxcsr)));
+        CompareX87(c, native, emulated, diffs);
         CompareBytes(diffs, ScratchLayout.DataBase, native.Data, emulated.Data);
         CompareBytes(diffs, ScratchLayout.StackWindowBase, native.Stack, emulated.Stack);
         return diffs;
+    }
+
+    /// <summary>FSW condition-code bits.</summary>
+    private const ushort C0 = 0x0100, C1 = 0x0200, C2 = 0x0400, C3 = 0x4000;
+
+    /// <summary>
+    /// x87: control word, status word (minus the condition codes the SDM leaves undefined for
+    /// the instruction), abridged tag word, and every non-empty register in stack order.
+    /// The last-instruction pointers (FIP, FDP, FOP) are not compared.
+    /// </summary>
+    private static void CompareX87(DiffCase c, MachineState native, MachineState emulated, List<Difference> diffs)
+    {
+        if (native.Fcw != emulated.Fcw) diffs.Add(new("fcw", Hex(native.Fcw), Hex(emulated.Fcw)));
+        var und = c.Instruction.RflagsUndefined;
+        ushort mask = 0xFFFF;
+        if ((und & RflagsBits.C0) != 0) mask &= unchecked((ushort)~C0);
+        if ((und & RflagsBits.C1) != 0) mask &= unchecked((ushort)~C1);
+        if ((und & RflagsBits.C2) != 0) mask &= unchecked((ushort)~C2);
+        if ((und & RflagsBits.C3) != 0) mask &= unchecked((ushort)~C3);
+        if ((native.Fsw & mask) != (emulated.Fsw & mask))
+            diffs.Add(new($"fsw (mask 0x{mask:x})", Hex((ulong)(native.Fsw & mask)), Hex((ulong)(emulated.Fsw & mask))));
+        if (native.Ftw != emulated.Ftw) diffs.Add(new("ftw (abridged)", Hex(native.Ftw), Hex(emulated.Ftw)));
+        for (int i = 0; i < 8; i++)
+        {
+            if (!native.StValid(i)) continue;
+            if (native.StMantissa[i] != emulated.StMantissa[i] || native.StSignExp[i] != emulated.StSignExp[i])
+                diffs.Add(new($"st{i}", $"{native.StSignExp[i]:x4}:{native.StMantissa[i]:x16}", $"{emulated.StSignExp[i]:x4}:{emulated.StMantissa[i]:x16}"));
+        }
     }
 
     private static void CompareBytes(List<Difference> diffs, ulong baseAddress, byte[] a, byte[] b)

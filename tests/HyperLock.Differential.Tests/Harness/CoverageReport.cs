@@ -19,6 +19,7 @@ public static class CoverageReport
         sb.AppendLine($"seed 0x{r.Options.Seed:x}, {r.Options.CasesPerForm} cases per form, {r.Options.RandomCases} random cases");
         sb.AppendLine($"candidate forms:          {candidates}");
         sb.AppendLine($"implemented and covered:  {r.CoveredImplementedForms}");
+        sb.AppendLine($"implemented, host lacks:  {r.ImplementedButHostLacks}");
         sb.AppendLine($"unimplemented (#UD):      {r.Unimplemented.Count}");
         sb.AppendLine($"not generated:            {r.GenerationFailures.Count}");
         sb.AppendLine($"excluded forms:           {r.Excluded.Count}");
@@ -34,6 +35,7 @@ public static class CoverageReport
         sb.AppendLine(new string('=', 68));
         sb.Append(Summary(r));
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"elapsed:                  {r.Elapsed.TotalSeconds:F1} s"));
+        sb.AppendLine($"CPUID bits the harness turned on in the emulated profile (host has them): {(EmulatorExecutor.AdvertisedExtra.Count == 0 ? "none" : string.Join(", ", EmulatorExecutor.AdvertisedExtra))}");
         sb.AppendLine();
 
         sb.AppendLine($"## Mismatches ({r.Mismatches.Count} forms)");
@@ -78,7 +80,7 @@ public static class CoverageReport
         sb.AppendLine($"emulator stop: {mm.EmulatorStop}; minimized in {mm.MinimizationSteps} steps");
         sb.AppendLine("differences (native vs emulated):");
         foreach (var d in mm.Differences) sb.AppendLine("  " + d);
-        sb.AppendLine("initial state (hyperlock exec --state JSON; code = bytes + cc at 0x400000):");
+        sb.AppendLine("initial state (hyperlock exec --state JSON, plus mxcsr and x87 fields; code = bytes + cc at 0x400000):");
         sb.AppendLine(StateJson(c.Initial));
         return sb.ToString();
     }
@@ -92,6 +94,14 @@ public static class CoverageReport
         parts.Add($"\"mxcsr\": \"0x{s.Mxcsr:x}\"");
         for (int i = 0; i < 16; i++)
             if (s.Xmm[2 * i] != 0 || s.Xmm[2 * i + 1] != 0) parts.Add($"\"xmm{i}\": \"0x{s.Xmm[2 * i + 1]:x16}{s.Xmm[2 * i]:x16}\"");
+        if (s.Fcw != 0x037F || s.Fsw != 0 || s.Ftw != 0)
+        {
+            parts.Add($"\"fcw\": \"0x{s.Fcw:x}\"");
+            parts.Add($"\"fsw\": \"0x{s.Fsw:x}\"");
+            parts.Add($"\"ftw\": \"0x{s.Ftw:x}\"");
+            for (int i = 0; i < 8; i++)
+                if (s.StValid(i)) parts.Add($"\"st{i}\": \"{s.StSignExp[i]:x4}:{s.StMantissa[i]:x16}\"");
+        }
         var scratch = new List<string>();
         AddRuns(scratch, s.Data, ScratchLayout.DataBase - ScratchLayout.ScratchBase);
         AddRuns(scratch, s.Stack, ScratchLayout.StackWindowBase - ScratchLayout.ScratchBase);

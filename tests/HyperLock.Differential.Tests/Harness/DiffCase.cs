@@ -6,7 +6,16 @@ namespace HyperLock.Differential.Tests.Harness;
 /// The random values FsCheck generates for one case; <see cref="CaseBuilder"/> turns them plus a
 /// form into a concrete instruction and initial state.
 /// </summary>
-public sealed record CaseValues(ulong[] Gpr, ulong[] Xmm, ulong Rflags, uint Mxcsr, ulong ChoiceSeed);
+public sealed record CaseValues(ulong[] Gpr, ulong[] Xmm, ulong Rflags, uint Mxcsr, ulong ChoiceSeed)
+{
+    /// <summary>x87 control word (every exception masked), status word (TOP, condition codes, sticky flags) and abridged tag.</summary>
+    public ushort Fcw { get; init; } = 0x037F;
+    public ushort Fsw { get; init; }
+    public byte Ftw { get; init; }
+
+    /// <summary>ST(0)-ST(7) as (sign+exponent, significand).</summary>
+    public (ushort SignExp, ulong Mantissa)[] St { get; init; } = new (ushort, ulong)[8];
+}
 
 /// <summary>One concrete differential case: encoded instruction plus initial state.</summary>
 public sealed class DiffCase

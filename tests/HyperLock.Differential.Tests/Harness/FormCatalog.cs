@@ -31,6 +31,12 @@ public enum SlotKind
     Xlat,
     /// <summary>A near branch target (always <see cref="ScratchLayout.BranchTarget"/>).</summary>
     NearBranch,
+    /// <summary>An x87 register ST(i).</summary>
+    St,
+    /// <summary>An MMX register.</summary>
+    Mm,
+    /// <summary>An MMX register or a 64-bit memory operand.</summary>
+    MmOrMemory,
 }
 
 public readonly record struct Slot(SlotKind Kind, int Bits = 0, OpKind ImmKind = OpKind.Register, Register Fixed = Register.None);
@@ -66,17 +72,17 @@ public static class FormCatalog
         ["iopl"] = "IOPL-sensitive (CLI/STI): #GP natively at CPL3 with IOPL 0",
         ["leaves-harness"] = "interrupt, exception, far transfer, SYSCALL or TSX abort: control leaves the harness natively",
         ["segment"] = "reads or writes segment registers or segment bases: would change the host's FS/GS (TLS) or selectors",
-        ["mmx"] = "MMX registers: not part of the compared state, and MMX use leaves the x87 unit in MMX mode",
-        ["x87"] = "x87: FPU stack state is not part of the harness state yet",
+        ["x87-environment"] = "x87 environment/state images (FLDENV, FNSTENV, FNSAVE, FRSTOR): they hold the last-instruction pointers and load unmasked-exception state",
         ["other-registers"] = "CR/DR/TR/bound/mask/tile registers: privileged or outside the emulated ISA",
         ["feature-out-of-scope"] = "CPUID feature outside the emulated ISA",
         ["host-lacks-feature"] = "the host CPU lacks the feature: #UD natively (SIGILL would kill the process)",
         ["host-specific"] = "result depends on the host by design (CPUID, XGETBV, descriptor tables) or is non-deterministic (RDTSC, RDRAND)",
         ["faults"] = "raises an exception by design (UD0/UD1/UD2, INT3...)",
         ["save-restore"] = "XSAVE/FXSAVE family: the image holds host-specific x87 and reserved fields",
-        ["approximate"] = "approximate result whose exact bits are implementation-specific (RCP*, RSQRT*)",
+        ["approximate"] = "approximate result whose exact bits are implementation-specific (RCP*, RSQRT*; x87 transcendentals, for which the SDM gives error bounds only)",
         ["undefined-result"] = "the SDM leaves the whole result undefined (BSWAP r16)",
         ["address-operand"] = "a register operand is used as an address (MOVDIR64B, ENQCMD...): not generated",
+        ["fwait-form"] = "FWAIT-prefixed x87 form (FSTCW, FINIT...): it is two instructions, WAIT plus the no-wait form, both tested on their own",
         ["operand-kind"] = "operand kind the generator does not build",
     };
 
@@ -108,6 +114,7 @@ public static class FormCatalog
         if (!info.IsInstruction) return (null, X("pseudo"));
         if (!info.Mode64) return (null, X("not-64-bit"));
         if (!info.IntelDecoder64) return (null, X("amd-only-form"));
+        if (info.Fwait) return (null, X("fwait-form"));
         if (info.Encoding is EncodingKind.EVEX or EncodingKind.XOP or EncodingKind.D3NOW or EncodingKind.MVEX)
             return (null, X("encoding", $"{info.Encoding} encoding: outside the emulated ISA"));
 
@@ -131,11 +138,14 @@ public static class FormCatalog
             return (null, X("host-specific", $"{m}: " + ExclusionClasses["host-specific"]));
         if (info.IsSaveRestore || m is Mnemonic.Fxsave or Mnemonic.Fxsave64 or Mnemonic.Fxrstor or Mnemonic.Fxrstor64)
             return (null, X("save-restore"));
-        if (m is Mnemonic.Rcpps or Mnemonic.Rcpss or Mnemonic.Rsqrtps or Mnemonic.Rsqrtss) return (null, X("approximate"));
+        if (m is Mnemonic.Rcpps or Mnemonic.Rcpss or Mnemonic.Rsqrtps or Mnemonic.Rsqrtss or Mnemonic.Fsin or Mnemonic.Fcos
+            or Mnemonic.Fsincos or Mnemonic.Fptan or Mnemonic.Fpatan or Mnemonic.F2xm1 or Mnemonic.Fyl2x or Mnemonic.Fyl2xp1)
+            return (null, X("approximate"));
+        if (m is Mnemonic.Fldenv or Mnemonic.Fnstenv or Mnemonic.Fstenv or Mnemonic.Fnsave or Mnemonic.Fsave or Mnemonic.Frstor)
+            return (null, X("x87-environment"));
         if (code == Code.Bswap_r16) return (null, X("undefined-result"));
         if (m is Mnemonic.Movdir64b or Mnemonic.Enqcmd or Mnemonic.Enqcmds) return (null, X("address-operand"));
-        if (m is Mnemonic.Wait) return (null, X("x87"));
-        if (m is Mnemonic.Emms or Mnemonic.Femms) return (null, X("mmx"));
+        if (m is Mnemonic.Femms) return (null, X("encoding", "FEMMS is 3DNow!"));
         if (m is Mnemonic.Lahf or Mnemonic.Sahf && !HostFeatures.HostHasLahfSahf64)
             return (null, X("host-lacks-feature", "LAHF/SAHF in 64-bit mode: the host CPU lacks LAHF-SAHF"));
 
@@ -178,6 +188,10 @@ public static class FormCatalog
                 OpCodeOperandKind.seg_rDI => new Slot(SlotKind.ImplicitRdi),
                 OpCodeOperandKind.seg_rBX_al => new Slot(SlotKind.Xlat),
                 OpCodeOperandKind.br64_1 or OpCodeOperandKind.br64_4 => new Slot(SlotKind.NearBranch),
+                OpCodeOperandKind.st0 => new Slot(SlotKind.FixedRegister, 80, Fixed: Register.ST0),
+                OpCodeOperandKind.sti_opcode => new Slot(SlotKind.St, 80),
+                OpCodeOperandKind.mm_reg or OpCodeOperandKind.mm_rm => new Slot(SlotKind.Mm, 64),
+                OpCodeOperandKind.mm_or_mem => new Slot(SlotKind.MmOrMemory, 64),
                 _ => null,
             };
             if (s == null)
@@ -186,8 +200,6 @@ public static class FormCatalog
                 {
                     OpCodeOperandKind.seg_reg or OpCodeOperandKind.es or OpCodeOperandKind.cs or OpCodeOperandKind.ss
                         or OpCodeOperandKind.ds or OpCodeOperandKind.fs or OpCodeOperandKind.gs => "segment",
-                    OpCodeOperandKind.mm_reg or OpCodeOperandKind.mm_rm or OpCodeOperandKind.mm_or_mem => "mmx",
-                    OpCodeOperandKind.st0 or OpCodeOperandKind.sti_opcode => "x87",
                     OpCodeOperandKind.ymm_reg or OpCodeOperandKind.ymm_rm or OpCodeOperandKind.ymm_vvvv or OpCodeOperandKind.ymm_or_mem
                         or OpCodeOperandKind.ymm_is4 or OpCodeOperandKind.xmm_vvvv or OpCodeOperandKind.xmm_is4
                         or OpCodeOperandKind.xmm_is5 or OpCodeOperandKind.ymm_is5 or OpCodeOperandKind.xmmp3_vvvv
@@ -224,8 +236,6 @@ public static class FormCatalog
 
         foreach (var f in code.CpuidFeatures())
         {
-            if (f is CpuidFeature.FPU or CpuidFeature.FPU287 or CpuidFeature.FPU387) return (null, X("x87"));
-            if (f == CpuidFeature.MMX) return (null, X("mmx"));
             if (f is CpuidFeature.AVX or CpuidFeature.AVX2 or CpuidFeature.F16C or CpuidFeature.FMA) return (null, X("avx"));
             if (!HostFeatures.InScope(f)) return (null, X("feature-out-of-scope", $"CPUID feature {f} is outside the emulated ISA"));
             if (!HostFeatures.HostHas(f)) return (null, X("host-lacks-feature", $"the host CPU lacks {f}: #UD natively"));

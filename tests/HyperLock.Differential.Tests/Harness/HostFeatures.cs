@@ -24,47 +24,57 @@ public static class HostFeatures
             or CpuidFeature.POPCNT or CpuidFeature.LZCNT or CpuidFeature.BMI1 or CpuidFeature.BMI2
             or CpuidFeature.ADX or CpuidFeature.MOVBE or CpuidFeature.CLFSH or CpuidFeature.CLFLUSHOPT
             or CpuidFeature.CLWB or CpuidFeature.MULTIBYTENOP or CpuidFeature.PAUSE or CpuidFeature.AES
-            or CpuidFeature.PCLMULQDQ or CpuidFeature.SHA or CpuidFeature.PREFETCHW => true,
+            or CpuidFeature.PCLMULQDQ or CpuidFeature.SHA or CpuidFeature.PREFETCHW or CpuidFeature.FPU
+            or CpuidFeature.FPU287 or CpuidFeature.FPU387 or CpuidFeature.MMX => true,
         _ => false,
     };
+
+    /// <summary>Where CPUID reports each in-scope feature that is not architecturally guaranteed on x86-64.</summary>
+    public static readonly IReadOnlyDictionary<CpuidFeature, (uint Leaf, uint Subleaf, int Register, int Bit)> CpuidBits =
+        new Dictionary<CpuidFeature, (uint, uint, int, int)>
+        {
+            [CpuidFeature.SSE3] = (1, 0, Ecx, 0),
+            [CpuidFeature.PCLMULQDQ] = (1, 0, Ecx, 1),
+            [CpuidFeature.SSSE3] = (1, 0, Ecx, 9),
+            [CpuidFeature.CMPXCHG16B] = (1, 0, Ecx, 13),
+            [CpuidFeature.SSE4_1] = (1, 0, Ecx, 19),
+            [CpuidFeature.SSE4_2] = (1, 0, Ecx, 20),
+            [CpuidFeature.MOVBE] = (1, 0, Ecx, 22),
+            [CpuidFeature.POPCNT] = (1, 0, Ecx, 23),
+            [CpuidFeature.AES] = (1, 0, Ecx, 25),
+            [CpuidFeature.CLFSH] = (1, 0, Edx, 19),
+            [CpuidFeature.BMI1] = (7, 0, Ebx, 3),
+            [CpuidFeature.BMI2] = (7, 0, Ebx, 8),
+            [CpuidFeature.ADX] = (7, 0, Ebx, 19),
+            [CpuidFeature.CLFLUSHOPT] = (7, 0, Ebx, 23),
+            [CpuidFeature.CLWB] = (7, 0, Ebx, 24),
+            [CpuidFeature.SHA] = (7, 0, Ebx, 29),
+            [CpuidFeature.LZCNT] = (0x80000001, 0, Ecx, 5),
+            [CpuidFeature.SSE4A] = (0x80000001, 0, Ecx, 6),
+            [CpuidFeature.PREFETCHW] = (0x80000001, 0, Ecx, 8),
+        };
+
+    private const int Eax = 0, Ebx = 1, Ecx = 2, Edx = 3;
 
     /// <summary>True when the host CPU implements the feature (CPUID).</summary>
     public static bool HostHas(CpuidFeature f) => f switch
     {
         CpuidFeature.INTEL8086 or CpuidFeature.INTEL186 or CpuidFeature.INTEL286 or CpuidFeature.INTEL386
             or CpuidFeature.INTEL486 or CpuidFeature.X64 or CpuidFeature.MULTIBYTENOP or CpuidFeature.PAUSE
-            or CpuidFeature.SSE or CpuidFeature.SSE2 or CpuidFeature.CMOV or CpuidFeature.CX8 => true,
-        CpuidFeature.SSE3 => Bit(1, 0, 'c', 0),
-        CpuidFeature.PCLMULQDQ => Bit(1, 0, 'c', 1),
-        CpuidFeature.SSSE3 => Bit(1, 0, 'c', 9),
-        CpuidFeature.CMPXCHG16B => Bit(1, 0, 'c', 13),
-        CpuidFeature.SSE4_1 => Bit(1, 0, 'c', 19),
-        CpuidFeature.SSE4_2 => Bit(1, 0, 'c', 20),
-        CpuidFeature.MOVBE => Bit(1, 0, 'c', 22),
-        CpuidFeature.POPCNT => Bit(1, 0, 'c', 23),
-        CpuidFeature.AES => Bit(1, 0, 'c', 25),
-        CpuidFeature.CLFSH => Bit(1, 0, 'd', 19),
-        CpuidFeature.BMI1 => Bit(7, 0, 'b', 3),
-        CpuidFeature.BMI2 => Bit(7, 0, 'b', 8),
-        CpuidFeature.ADX => Bit(7, 0, 'b', 19),
-        CpuidFeature.CLFLUSHOPT => Bit(7, 0, 'b', 23),
-        CpuidFeature.CLWB => Bit(7, 0, 'b', 24),
-        CpuidFeature.SHA => Bit(7, 0, 'b', 29),
-        CpuidFeature.LZCNT => Bit(0x80000001, 0, 'c', 5),
-        CpuidFeature.SSE4A => Bit(0x80000001, 0, 'c', 6),
-        CpuidFeature.PREFETCHW => Bit(0x80000001, 0, 'c', 8),
-        _ => false,
+            or CpuidFeature.SSE or CpuidFeature.SSE2 or CpuidFeature.CMOV or CpuidFeature.CX8 or CpuidFeature.FPU
+            or CpuidFeature.FPU287 or CpuidFeature.FPU387 or CpuidFeature.MMX => true,
+        _ => CpuidBits.TryGetValue(f, out var b) && Bit(b.Leaf, b.Subleaf, b.Register, b.Bit),
     };
 
     /// <summary>LAHF/SAHF are valid in 64-bit mode only with CPUID.80000001H:ECX.LAHF-SAHF[bit 0].</summary>
-    public static bool HostHasLahfSahf64 => Bit(0x80000001, 0, 'c', 0);
+    public static bool HostHasLahfSahf64 => Bit(0x80000001, 0, Ecx, 0);
 
-    private static bool Bit(uint leaf, uint sub, char reg, int bit)
+    private static bool Bit(uint leaf, uint sub, int reg, int bit)
     {
         var (maxLeaf, _, _, _) = X86Base.CpuId((int)(leaf & 0x80000000), 0);
         if ((uint)maxLeaf < leaf) return false;
         var (a, b, c, d) = X86Base.CpuId((int)leaf, (int)sub);
-        int v = reg switch { 'a' => a, 'b' => b, 'c' => c, _ => d };
+        int v = reg switch { Eax => a, Ebx => b, Ecx => c, _ => d };
         return ((v >> bit) & 1) != 0;
     }
 }

@@ -18,6 +18,25 @@ public sealed class MachineState
     /// <summary>XMM registers as (low, high) quadword pairs: Xmm[2*i] low, Xmm[2*i+1] high.</summary>
     public readonly ulong[] Xmm = new ulong[32];
 
+    /// <summary>x87 control word.</summary>
+    public ushort Fcw = 0x037F;
+
+    /// <summary>x87 status word, TOP included.</summary>
+    public ushort Fsw;
+
+    /// <summary>Abridged tag word as FXSAVE stores it: bit p set = physical register p is not empty.</summary>
+    public byte Ftw;
+
+    /// <summary>x87 data registers in stack order, ST(0) first (as FXSAVE stores them): 64-bit significand and sign+exponent.</summary>
+    public readonly ulong[] StMantissa = new ulong[8];
+    public readonly ushort[] StSignExp = new ushort[8];
+
+    /// <summary>TOP, from the status word.</summary>
+    public int Top => (Fsw >> 11) & 7;
+
+    /// <summary>True when ST(i) is not empty.</summary>
+    public bool StValid(int i) => (Ftw >> ((Top + i) & 7) & 1) != 0;
+
     /// <summary>Bytes of the data window at <see cref="ScratchLayout.DataBase"/>.</summary>
     public readonly byte[] Data = new byte[ScratchLayout.DataSize];
 
@@ -26,7 +45,9 @@ public sealed class MachineState
 
     public MachineState Clone()
     {
-        var s = new MachineState { Rip = Rip, Rflags = Rflags, Mxcsr = Mxcsr };
+        var s = new MachineState { Rip = Rip, Rflags = Rflags, Mxcsr = Mxcsr, Fcw = Fcw, Fsw = Fsw, Ftw = Ftw };
+        StMantissa.CopyTo(s.StMantissa, 0);
+        StSignExp.CopyTo(s.StSignExp, 0);
         Gpr.CopyTo(s.Gpr, 0);
         Xmm.CopyTo(s.Xmm, 0);
         Data.CopyTo(s.Data, 0);
@@ -69,6 +90,10 @@ public sealed class MachineState
         for (int i = 0; i < 16; i++)
             sb.Append("xmm").Append(i).Append('=').Append(Xmm[2 * i + 1].ToString("x16")).Append(Xmm[2 * i].ToString("x16"))
               .Append(i % 2 == 1 ? '\n' : ' ');
+        sb.Append("fcw=").Append(Fcw.ToString("x4")).Append(" fsw=").Append(Fsw.ToString("x4")).Append(" ftw=").Append(Ftw.ToString("x2")).Append('\n');
+        for (int i = 0; i < 8; i++)
+            sb.Append("st").Append(i).Append('=').Append(StSignExp[i].ToString("x4")).Append(':').Append(StMantissa[i].ToString("x16"))
+              .Append(StValid(i) ? "" : "(empty)").Append(i % 4 == 3 ? '\n' : ' ');
         return sb.ToString();
     }
 

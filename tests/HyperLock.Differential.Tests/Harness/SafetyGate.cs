@@ -67,6 +67,13 @@ public static class SafetyGate
                 if ((img & ~0xED7UL) != 0) return $"POPF image 0x{img:x} sets system flags";
                 break;
             }
+            case Mnemonic.Fldcw:
+            {
+                var mem = info.GetUsedMemory().First();
+                mem.TryGetVirtualAddress(0, out ulong va, (Register reg, int _, int _, out ulong value) => TryReg(s, reg, out value));
+                if ((s.ReadMemory(va, 2) & 0x3F) != 0x3F) return "FLDCW image unmasks exceptions";
+                break;
+            }
             case Mnemonic.Ldmxcsr:
             {
                 var mem = info.GetUsedMemory().First();
@@ -76,12 +83,18 @@ public static class SafetyGate
             }
         }
         if (!SafeMxcsr(s.Mxcsr)) return "MXCSR unmasks exceptions";
+        if ((s.Fcw & 0x3F) != 0x3F) return "FCW unmasks x87 exceptions";
+        if ((s.Fsw & 0x8080) != 0) return "FSW has ES or B set";
         if ((s.Rflags & ~0xCD7UL & ~0x600UL) != 0) return "RFLAGS sets system flags";
         return null;
     }
 
     /// <summary>All SSE exceptions masked, no reserved bits: an unmasked exception would be SIGFPE natively.</summary>
-    public static bool SafeMxcsr(uint v) => (v & 0x1F80) == 0x1F80 && (v & 0xFFFF0000) == 0;
+    public static bool SafeMxcsr(uint v) => (v & 0x1F80) == 0x1F80 && (v & ~HostMxcsrMask) == 0;
+
+    /// <summary>MXCSR bits the host accepts (DAZ is missing on some old CPUs); all 16 when native execution is unavailable.</summary>
+    public static uint HostMxcsrMask => _hostMxcsrMask ??= Native.NativeExecutor.TryGet(out _)?.MxcsrMask ?? 0xFFFF;
+    private static uint? _hostMxcsrMask;
 
     /// <summary>Forms whose memory operand is never accessed (hint NOPs, prefetches).</summary>
     private static bool IsNoAccess(Form f) => f.Info.IsNop || f.Info.IsReservedNop || f.Mnemonic is Mnemonic.Nop

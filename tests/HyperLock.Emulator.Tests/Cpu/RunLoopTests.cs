@@ -51,6 +51,36 @@ public class RunLoopTests
     }
 
     [Fact]
+    public void SupervisorReadThenWriteOfCodeIsSeenAndRespectsPermissions()
+    {
+        // At CPL0 a read fills the read TLB for the code page; the following write must still take
+        // the write path (permission check, dirty bit, decode-cache invalidation), not the read entry.
+        // mov rbx, imm64 (10); mov cl, [rbx+18] (3); mov byte [rbx+17], 0x2A (4); mov al, 1 (B0 01 at 17); int3
+        var code = SnippetRunner.Assemble(a =>
+        {
+            a.mov(rbx, 0x400000L);
+            a.mov(cl, __byte_ptr[rbx + 18]);
+            a.mov(__byte_ptr[rbx + 18], 0x2A);
+            a.mov(al, 0x01);
+            a.int3();
+        });
+        Assert.Equal(0xB0, code[17]);
+        using (var env = new Loaders.SnippetEnvironment(code, user: false, writableCode: true))
+        {
+            Assert.Equal("int3", env.Cpu.Run(100).ToString());
+            Assert.Equal(0x2AUL, env.Cpu.R(Reg.Rax) & 0xFF);
+            Assert.Equal(0x01UL, env.Cpu.R(Reg.Rcx) & 0xFF);
+        }
+        // Same code with read-only code pages and CR0.WP = 1: the write faults even after the read.
+        using (var env = new Loaders.SnippetEnvironment(code, user: false, writableCode: false))
+        {
+            var stop = env.Cpu.Run(100);
+            Assert.Equal(Vector.PF, stop.Vector);
+            Assert.Equal(CpuCore.PfPresent | CpuCore.PfWrite, stop.ErrorCode);
+        }
+    }
+
+    [Fact]
     public void InstructionLimitStopsExactly()
     {
         var (env, stop) = SnippetRunner.Run(a =>

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace HyperLock.Verifier.Decoding;
 
@@ -15,6 +16,96 @@ internal static unsafe class FastDecoder
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryDecode(byte* p, long offset, ref Insn insn)
+    {
+        int turbo = TurboLength(p);
+        if (turbo != 0)
+        {
+            insn = default;
+            insn.Kind = InsnKind.Plain;
+            insn.Length = (byte)turbo;
+            return true;
+        }
+        turbo = TurboBranch(p, offset, out long target, out bool call);
+        if (turbo != 0)
+        {
+            insn = default;
+            insn.Kind = call ? InsnKind.CallRel : InsnKind.JmpRel;
+            if (!call && !TurboIsUnconditional(p)) insn.Kind = InsnKind.JccRel;
+            insn.Length = (byte)turbo;
+            insn.Value = target;
+            return true;
+        }
+        return TryDecodeGeneral(p, offset, ref insn);
+    }
+
+    private static bool TurboIsUnconditional(byte* p)
+    {
+        int op = p[(p[0] & 0xF0) == 0x40 ? 1 : 0];
+        return op is 0xEB or 0xE9;
+    }
+
+    /// <summary>
+    /// The turbo path for direct branches, <c>[REX] op rel</c>: returns the length and sets the
+    /// target (image offset) and whether it is a call; 0 when it is not such a branch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int TurboBranch(byte* p, long offset, out long target, out bool call)
+    {
+        int rex = (p[0] & 0xF0) == 0x40 ? 1 : 0;
+        int op = p[rex];
+        int kind = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboBranch), op);
+        call = kind == 3;
+        switch (kind)
+        {
+            case 1:
+                target = offset + rex + 2 + (sbyte)p[rex + 1];
+                return rex + 2;
+            case 2 or 3:
+                target = offset + rex + 5 + *(int*)(p + rex + 1);
+                return rex + 5;
+            case 4 when (p[rex + 1] & 0xF0) == 0x80:
+                target = offset + rex + 6 + *(int*)(p + rex + 2);
+                return rex + 6;
+            default:
+                target = 0;
+                return 0;
+        }
+    }
+
+    /// <summary>
+    /// The turbo path: the length of a plain <c>[REX] op</c> or <c>[REX] 0F op</c> form whose
+    /// length depends only on the opcode, ModRM and SIB, or 0 when the form is not one of those.
+    /// Two table lookups and no data-dependent branches on the common path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int TurboLength(byte* p)
+    {
+        int pfx = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboPrefix), p[0]);
+        int i = pfx != 0 ? 1 : 0;
+        int r = p[i];
+        // 0x66 with REX.W is redundant (the reference path rejects it): not turbo.
+        if (pfx == 1 && (r & 0xF8) == 0x48) return 0;
+        i += (r & 0xF0) == 0x40 ? 1 : 0;
+        int op = p[i];
+        int two = op == 0x0F ? 1 : 0;
+        int at = i + 1 + two;
+        int idx = (pfx << 9) | (two != 0 ? 256 + p[i + 1] : op);
+        int t = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.Turbo), idx);
+        if (t == 0) return 0;
+        int imm = t & 7;
+        if (imm == FastDecoderTables.ImmMovImm) imm = (r & 0xF8) == 0x48 ? 8 : 4;
+        int e = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboModRM), ((t >> 3) & 7) << 8 | p[at]);
+        if (e == 0xFF) return 0;
+        int sib = (e >> 5) & ((p[at + 1] & 7) == 5 ? 1 : 0);
+        return at + imm + (e & 31) + (sib << 2);
+    }
+
+    /// <summary>
+    /// The general fast decoder: every kind the rules need (masks, field immediates, branches,
+    /// pseudo-instruction halves, int). Used directly when the kind of a plain-looking
+    /// instruction matters (the instruction before a jmp/call rX or vmread/vmwrite).
+    /// </summary>
+    public static bool TryDecodeGeneral(byte* p, long offset, ref Insn insn)
     {
         insn = default;
         int i = 0;

@@ -73,7 +73,7 @@ internal static class FastDecoderTables
     private const FastFlags M = FastFlags.ModRM, I8 = FastFlags.Imm8, IZ = FastFlags.ImmZ, O = FastFlags.Osz,
         Mem = FastFlags.MemOnly, Reg = FastFlags.RegOnly;
 
-    static FastDecoderTables()
+    private static bool Build()
     {
         // ALU: 00-3F pattern x0-x3 modrm, x4 imm8, x5 immz.
         for (int b = 0; b < 0x40; b += 8)
@@ -220,6 +220,7 @@ internal static class FastDecoderTables
             Two(3, b, FastOp.Plain, M);
         Two(3, 0x70, FastOp.Plain, M | I8);
         Two(3, 0xC2, FastOp.Plain, M | I8);
+        return true;
     }
 
     /// <summary>MMX (no prefix) / SSE2 (66) integer operations with a plain ModRM.</summary>
@@ -230,6 +231,139 @@ internal static class FastDecoderTables
         0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xED, 0xEE, 0xEF,
         0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE,
     ];
+
+    /// <summary>
+    /// Turbo opcode entry: 0 = not a turbo form; else 0x80 | class &lt;&lt; 3 | immediate length.
+    /// The class selects the ModRM rule in <see cref="TurboModRM"/>.
+    /// </summary>
+    public const int ClassNone = 0, ClassModRM = 1, ClassMemOnly = 2, ClassRegOnly = 3, ClassGrp1 = 4, ClassReg0 = 5,
+        ClassReg0Mem = 6, ClassNot6 = 7;
+
+    /// <summary>Immediate-length code for B8+r: imm64 with REX.W, else imm32.</summary>
+    public const int ImmMovImm = 5;
+
+    /// <summary>Direct branch opcodes for the turbo path: 1 rel8 (jcc, jmp short, loop*, jrcxz), 2 jmp rel32, 3 call rel32, 4 the 0F escape (0F 80-8F).</summary>
+    public static readonly byte[] TurboBranch = BuildTurboBranch();
+
+    private static byte[] BuildTurboBranch()
+    {
+        var t = new byte[256];
+        for (int b = 0x70; b <= 0x7F; b++) t[b] = 1;
+        for (int b = 0xE0; b <= 0xE3; b++) t[b] = 1;
+        t[0xEB] = 1;
+        t[0xE9] = 2;
+        t[0xE8] = 3;
+        t[0x0F] = 4;
+        return t;
+    }
+
+    /// <summary>Prefix byte to turbo prefix index: 66 = 1, F3 = 2, F2 = 3, anything else 0.</summary>
+    public static readonly byte[] TurboPrefix = BuildTurboPrefix();
+
+    /// <summary>
+    /// Index: prefix index &lt;&lt; 9 | (opcode, or 256 + second byte for 0F xx). Derived from
+    /// <see cref="OneByte"/> and <see cref="TwoByte"/>: every plain form whose length and validity
+    /// follow from the opcode, the ModRM class and the prefix alone.
+    /// </summary>
+    public static readonly byte[] Turbo = new byte[4 * 512];
+
+    /// <summary>
+    /// Index: class &lt;&lt; 8 | ModRM. Entry: bytes from ModRM on (ModRM, SIB, displacement) in
+    /// bits 0-4, bit 5 set when a SIB with base 101 adds a disp32 (mod 00), or 0xFF when the
+    /// class does not allow this ModRM in the turbo path.
+    /// </summary>
+    public static readonly byte[] TurboModRM = BuildTurboModRM();
+
+    private static byte[] BuildTurboPrefix()
+    {
+        var t = new byte[256];
+        t[0x66] = 1;
+        t[0xF3] = 2;
+        t[0xF2] = 3;
+        return t;
+    }
+
+    private static byte[] BuildTurboModRM()
+    {
+        var t = new byte[8 * 256];
+        for (int cls = 0; cls < 8; cls++)
+        for (int m = 0; m < 256; m++)
+        {
+            int mod = m >> 6, reg = (m >> 3) & 7, rm = m & 7;
+            int n = 1;
+            if (mod != 3)
+            {
+                if (rm == 4) n++;
+                if (mod == 0 && rm == 5) n += 4;
+                if (mod == 1) n += 1;
+                if (mod == 2) n += 4;
+            }
+            int sib = mod == 0 && rm == 4 ? 0x20 : 0;
+            bool reject = cls switch
+            {
+                ClassMemOnly => mod == 3,
+                ClassRegOnly => mod != 3,
+                ClassGrp1 => mod == 3 && reg == 4,
+                ClassReg0 => reg != 0,
+                ClassReg0Mem => mod == 3 || reg != 0,
+                ClassNot6 => reg == 6,
+                _ => false,
+            };
+            t[cls * 256 + m] = cls == ClassNone ? (byte)0 : reject ? (byte)0xFF : (byte)(n | sib);
+        }
+        return t;
+    }
+
+    /// <summary>Derive the turbo table from the general tables.</summary>
+    private static bool BuildTurbo()
+    {
+        for (int prefix = 0; prefix < 4; prefix++)
+        {
+            for (int op = 0; op < 256; op++)
+            {
+                if (prefix < 2 && op != 0x0F) Derive(prefix, op, OneByte[op], twoByte: false);
+                Derive(prefix, 256 + op, TwoByte[prefix * 256 + op], twoByte: true);
+            }
+        }
+        return true;
+    }
+
+    private static void Derive(int prefix, int index, FastEntry e, bool twoByte)
+    {
+        bool modrm = (e.Flags & FastFlags.ModRM) != 0;
+        int cls = e.Op switch
+        {
+            FastOp.Plain => !modrm ? ClassNone
+                : (e.Flags & FastFlags.MemOnly) != 0 ? ClassMemOnly
+                : (e.Flags & FastFlags.RegOnly) != 0 ? ClassRegOnly
+                : ClassModRM,
+            // Masks and field immediates are plain to the hot path; the checker re-decodes the
+            // instruction before a jmp/call rX or vmread/vmwrite with the general decoder.
+            FastOp.Grp1 => ClassModRM,
+            FastOp.AndAcc or FastOp.MovImm => ClassNone,
+            FastOp.Nop1F or FastOp.Grp8F or FastOp.GrpC6 => ClassReg0,
+            FastOp.GrpShift => ClassNot6,
+            _ => -1,
+        };
+        if (cls < 0 || (cls != ClassNone && !modrm)) return;
+        bool osz = (e.Flags & FastFlags.Osz) != 0;
+        if (prefix == 1 && !twoByte && !osz) return; // 0x66 on a one-byte form without a 16-bit variant
+        // In the 66 row of the 0F map, integer forms take 0x66 as operand size; SSE forms as mandatory prefix.
+        bool osz16 = prefix == 1 && osz;
+        int imm = 0;
+        if ((e.Flags & FastFlags.Imm8) != 0) imm += 1;
+        if ((e.Flags & FastFlags.ImmZ) != 0) imm += osz16 ? 2 : 4;
+        if ((e.Flags & FastFlags.Imm16) != 0) imm += 2;
+        if (e.Op == FastOp.MovImm) imm = osz16 ? 2 : ImmMovImm;
+        if (imm > 7) return;
+        Turbo[prefix * 512 + index] = (byte)(0x80 | (cls << 3) | imm);
+    }
+
+    /// <summary>Fills the tables; declared last so that every other static is initialised first (no static constructor).</summary>
+    private static readonly bool Built = Build() && BuildTurbo();
+
+    /// <summary>True once the tables are filled.</summary>
+    public static bool Ready => Built;
 
     private static void One(int b, FastOp op, FastFlags f) => OneByte[b] = new FastEntry(op, f);
     private static void Two(int prefix, int b, FastOp op, FastFlags f) => TwoByte[prefix * 256 + b] = new FastEntry(op, f);

@@ -167,7 +167,10 @@ public static unsafe class InsnBuilder
             {
                 case OpKind.Memory:
                     var b = raw.MemoryBase != IcedRegister.None ? raw.MemoryBase : raw.MemoryIndex;
-                    if (b == IcedRegister.None) return raw.CodeSize == CodeSize.Code64 ? 8 : raw.CodeSize == CodeSize.Code32 ? 4 : 2;
+                    // Absolute [disp] / moffs: Iced sizes the displacement by the address size.
+                    if (b == IcedRegister.None)
+                        return raw.MemoryDisplSize is 2 or 4 or 8 ? (int)raw.MemoryDisplSize
+                            : raw.CodeSize == CodeSize.Code64 ? 8 : raw.CodeSize == CodeSize.Code32 ? 4 : 2;
                     if (b == IcedRegister.RIP) return 8;
                     if (b == IcedRegister.EIP) return 4;
                     return b.GetSize();

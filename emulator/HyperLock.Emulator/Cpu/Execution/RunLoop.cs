@@ -21,8 +21,12 @@ public sealed unsafe partial class Cpu
 
     public readonly CodeCache Code = new();
 
+    // Blocks by linear address of their first byte, one half per privilege (supervisor, user),
+    // because a hit skips the fetch translation and its U/S check. Emptied with the TLB.
     private const int JumpCacheSize = 4096;
-    private readonly Block?[] _jumpCache = new Block?[JumpCacheSize];
+    // Not readonly: VMX swaps in the jump cache of the context it enters (Vmx/TlbContexts.cs).
+    private Block?[] _jumpCache = new Block?[2 * JumpCacheSize];
+    private int _jumpBase;
 
     /// <summary>Maximum instructions per decoded block.</summary>
     public const int MaxBlockInstructions = 64;
@@ -75,11 +79,8 @@ public sealed unsafe partial class Cpu
 
     private void OnCodeWritten(ulong frame)
     {
-        if (Code.InvalidateFrame(frame))
-        {
-            FlushJumpCache();
-            ExitRequest |= ExitCodeChanged;
-        }
+        // Dropped blocks are marked invalid, which the jump cache checks on every hit.
+        if (Code.InvalidateFrame(frame)) ExitRequest |= ExitCodeChanged;
     }
 
     internal void FlushJumpCache() => Array.Clear(_jumpCache);
@@ -150,6 +151,7 @@ public sealed unsafe partial class Cpu
                 {
                     // A fault leaves RIP at the instruction and does not retire it; a software
                     // interrupt (INT n, INT3, INTO) has completed and its handler set RIP past it.
+                    if (PendingSoftware != SoftwareEventKind.None) PendingSoftwareLength = insn.Len;
                     Retired += (ulong)(PendingSoftware != SoftwareEventKind.None ? k + 1 : k);
                     return;
                 }
@@ -174,13 +176,14 @@ public sealed unsafe partial class Cpu
     /// <summary>Finds or decodes the block at RIP; null when fetching raised a fault.</summary>
     private Block? FindBlock()
     {
-        int slot = (int)((Rip ^ (Rip >> 12)) & (JumpCacheSize - 1));
+        ulong lin = CodeLinear(Rip);
+        int slot = _jumpBase + (int)((lin ^ (lin >> 12)) & (JumpCacheSize - 1));
         Block? b = _jumpCache[slot];
-        if (b != null && b.Linear == Rip && b.Valid && b.Bitness == Bitness) return b;
-        b = LookupOrDecode();
+        if (b != null && b.Linear == lin && b.Valid && b.Bitness == Bitness) return b;
+        b = LookupOrDecode(lin);
         if (b != null)
         {
-            b.Linear = Rip;
+            b.Linear = lin;
             _jumpCache[slot] = b;
         }
         return b;
@@ -188,11 +191,22 @@ public sealed unsafe partial class Cpu
 
     private ulong CodeLinear(ulong rip) => Bitness == 64 ? rip : (Segs[Seg.Cs].Base + rip) & 0xFFFFFFFF;
 
-    private Block? LookupOrDecode()
+    private Block? LookupOrDecode(ulong lin)
     {
-        ulong lin = CodeLinear(Rip);
-        if (!Translate(lin, Access.Fetch, Cpl == 3, out ulong phys)) return null;
+        ref TlbEntry e = ref TlbSlot(_fetchSet, lin >> 12);
+        ulong phys;
+        if (e.Tag == lin >> 12) phys = (e.Frame << 12) | (lin & 0xFFF);
+        else if (!Translate(lin, Access.Fetch, Cpl == 3, out phys)) return null;
         Block? b = Code.Find(phys, Bitness);
+        if (b != null && b.SecondFrame != ulong.MaxValue)
+        {
+            // The block's first instruction continues on the next page: that page must still be
+            // executable and map the same frame, or the block is decoded again.
+            ulong lin2 = (lin | 0xFFF) + 1;
+            if (Bitness != 64) lin2 &= 0xFFFFFFFF;
+            if (!Translate(lin2, Access.Fetch, Cpl == 3, out ulong phys2)) return null;
+            if ((phys2 >> 12) != b.SecondFrame) b = null;
+        }
         if (b != null) return b;
         return DecodeBlock(lin, phys);
     }
@@ -215,6 +229,7 @@ public sealed unsafe partial class Cpu
                 if (count > 0) break; // the next block starts with the page-crossing instruction
                 // The first instruction crosses into the next page: fetch up to 15 bytes across.
                 ulong lin2 = (lin | 0xFFF) + 1;
+                if (Bitness != 64) lin2 &= 0xFFFFFFFF;
                 if (!Translate(lin2, Access.Fetch, Cpl == 3, out ulong phys2)) return null;
                 Memory.ReadBytes(phys2, _fetchBuffer.AsSpan(avail, 16));
                 decoder = Decoder.Create(Bitness, new ByteArrayCodeReader(_fetchBuffer, 0, avail + 16), ipBefore, DecoderOptions.None);

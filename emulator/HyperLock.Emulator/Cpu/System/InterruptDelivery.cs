@@ -13,15 +13,22 @@ public sealed partial class Cpu
     internal StopReason DeliverException(int vector, bool hasError, uint error, SoftwareEventKind soft)
     {
         int first = vector;
+        int softLength = PendingSoftwareLength;
         // A software interrupt (INT n, INT3, INTO) is not an exception: a fault while delivering it is handled serially.
         bool firstBenign = soft != SoftwareEventKind.None;
         for (int attempt = 0; ; attempt++)
         {
-            Deliver(vector, hasError, error, soft, external: false);
+            // EXT: set for hardware exceptions and INT1, clear for INT n/INT3/INTO (SDM 6.13).
+            Deliver(vector, hasError, error, soft, external: soft is SoftwareEventKind.None or SoftwareEventKind.Int1);
             if (!Faulted) return default;
-            // A fault while delivering INT n/INT3/INTO/INT1 is a fault of that instruction: report
-            // it at the instruction (handlers moved RIP past it; the encodings without prefixes are assumed).
-            if (soft != SoftwareEventKind.None) Rip -= soft == SoftwareEventKind.IntN ? 2UL : 1UL;
+            // A fault while delivering INT n/INT3/INTO/INT1 is a fault of that instruction: it did
+            // not complete, so RIP goes back to it and it is not counted as retired.
+            if (soft != SoftwareEventKind.None)
+            {
+                Rip -= (ulong)softLength;
+                if (Bitness != 64) Rip &= Bitness == 32 ? 0xFFFFFFFFUL : 0xFFFFUL;
+                Retired--;
+            }
             int second = PendingVector;
             uint secondErr = PendingError;
             bool secondHasErr = PendingHasError;

@@ -7,8 +7,8 @@ namespace HyperLock.Differential.Tests.Harness.Native;
 /// <summary>
 /// Runs one instruction on the host CPU. The instruction sits at <see cref="ScratchLayout.CodeBase"/>
 /// in an executable mapping; a stub generated with Iced's assembler (at <see cref="StubBase"/>)
-/// saves the host's callee-saved registers, RSP and MXCSR, loads every GPR, RFLAGS (popfq),
-/// XMM0-15 and MXCSR from a state block, and jumps to the instruction. The instruction is
+/// saves the host's callee-saved registers, RSP and x87/SSE state (FXSAVE), loads every GPR,
+/// RFLAGS (popfq) and the x87/MMX/SSE state (FXRSTOR: ST0-7, FCW/FSW/FTW, XMM0-15, MXCSR) from a state block, and jumps to the instruction. The instruction is
 /// followed by a jump back into the stub (and <see cref="ScratchLayout.BranchTarget"/> holds a
 /// second one, for branch forms); the stub records which exit was taken, stores the state
 /// back, restores the host state and returns.
@@ -27,8 +27,11 @@ public sealed unsafe class NativeExecutor
     private const ulong StateSize = 0x8000;
     private const ulong FlagsSlot = StateBase + StateSize - 0x100;
 
-    private const ulong OffGpr = 0x000, OffRflags = 0x080, OffMxcsr = 0x088, OffExit = 0x08C;
-    private const ulong OffHostRsp = 0x090, OffHostMxcsr = 0x098, OffXmm = 0x100;
+    private const ulong OffGpr = 0x000, OffRflags = 0x080, OffExit = 0x08C;
+    private const ulong OffHostRsp = 0x090;
+
+    /// <summary>FXSAVE images (512 bytes, 16-byte aligned): the case's x87/MMX/SSE state and the host's.</summary>
+    private const ulong OffFx = 0x200, OffHostFx = 0x400;
 
     private static readonly object Gate = new();
     private static NativeExecutor? _instance;
@@ -69,7 +72,18 @@ public sealed unsafe class NativeExecutor
         if (Libc.Mprotect((nint)StubBase, 0x1000, Libc.ProtRead | Libc.ProtExec) != 0)
             throw new InvalidOperationException("mprotect of the stub page failed");
         _entry = (delegate* unmanaged<void>)StubBase;
+
+        // One NOP to learn the host's MXCSR_MASK from its FXSAVE image (0 there means the
+        // architectural default 0xFFBF: no DAZ). FXRSTOR of a reserved MXCSR bit would #GP.
+        var probe = new MachineState { Rflags = 0x202, Mxcsr = 0x1F80 };
+        probe.Gpr[4] = ScratchLayout.StackTop;
+        Run([0x90], probe);
+        uint mask = *(uint*)(StateBase + OffHostFx + 28);
+        MxcsrMask = mask == 0 ? 0xFFBFu : mask;
     }
+
+    /// <summary>The MXCSR bits the host supports (FXSAVE's MXCSR_MASK).</summary>
+    public uint MxcsrMask { get; }
 
     private static void Map(ulong address, ulong size, int prot)
     {
@@ -86,9 +100,8 @@ public sealed unsafe class NativeExecutor
         // Entry: save the host, load the guest state, jump to the instruction.
         a.push(rbx); a.push(rbp); a.push(r12); a.push(r13); a.push(r14); a.push(r15);
         a.mov(__qword_ptr[(long)(StateBase + OffHostRsp)], rsp);
-        a.stmxcsr(__dword_ptr[(long)(StateBase + OffHostMxcsr)]);
-        a.ldmxcsr(__dword_ptr[(long)(StateBase + OffMxcsr)]);
-        for (int i = 0; i < 16; i++) a.movdqu(Xmm(i), __xmmword_ptr[(long)(StateBase + OffXmm + (ulong)(16 * i))]);
+        a.fxsave64(__[(long)(StateBase + OffHostFx)]);
+        a.fxrstor64(__[(long)(StateBase + OffFx)]);
         a.mov(rax, __qword_ptr[(long)(StateBase + OffRflags)]);
         a.mov(__qword_ptr[(long)FlagsSlot], rax);
         a.mov(rsp, (long)FlagsSlot);
@@ -113,9 +126,8 @@ public sealed unsafe class NativeExecutor
         a.cld();
         a.mov(rax, __qword_ptr[(long)FlagsSlot]);
         a.mov(__qword_ptr[(long)(StateBase + OffRflags)], rax);
-        for (int i = 0; i < 16; i++) a.movdqu(__xmmword_ptr[(long)(StateBase + OffXmm + (ulong)(16 * i))], Xmm(i));
-        a.stmxcsr(__dword_ptr[(long)(StateBase + OffMxcsr)]);
-        a.ldmxcsr(__dword_ptr[(long)(StateBase + OffHostMxcsr)]);
+        a.fxsave64(__[(long)(StateBase + OffFx)]);
+        a.fxrstor64(__[(long)(StateBase + OffHostFx)]);
         a.mov(rsp, __qword_ptr[(long)(StateBase + OffHostRsp)]);
         a.pop(r15); a.pop(r14); a.pop(r13); a.pop(r12); a.pop(rbp); a.pop(rbx);
         a.ret();
@@ -139,12 +151,6 @@ public sealed unsafe class NativeExecutor
     {
         0 => rax, 1 => rcx, 2 => rdx, 3 => rbx, 4 => rsp, 5 => rbp, 6 => rsi, 7 => rdi,
         8 => r8, 9 => r9, 10 => r10, 11 => r11, 12 => r12, 13 => r13, 14 => r14, _ => r15,
-    };
-
-    private static AssemblerRegisterXMM Xmm(int i) => i switch
-    {
-        0 => xmm0, 1 => xmm1, 2 => xmm2, 3 => xmm3, 4 => xmm4, 5 => xmm5, 6 => xmm6, 7 => xmm7,
-        8 => xmm8, 9 => xmm9, 10 => xmm10, 11 => xmm11, 12 => xmm12, 13 => xmm13, 14 => xmm14, _ => xmm15,
     };
 
     /// <summary>
@@ -171,22 +177,51 @@ public sealed unsafe class NativeExecutor
         ulong* st = (ulong*)StateBase;
         for (int i = 0; i < 16; i++) st[(OffGpr / 8) + (ulong)i] = initial.Gpr[i];
         st[OffRflags / 8] = initial.Rflags;
-        *(uint*)(StateBase + OffMxcsr) = initial.Mxcsr;
         *(uint*)(StateBase + OffExit) = 0xFFFFFFFF;
-        for (int i = 0; i < 32; i++) st[(OffXmm / 8) + (ulong)i] = initial.Xmm[i];
+        WriteFxImage(new Span<byte>((void*)(StateBase + OffFx), 512), initial);
 
         _entry();
 
         var r = new MachineState();
         for (int i = 0; i < 16; i++) r.Gpr[i] = st[(OffGpr / 8) + (ulong)i];
         r.Rflags = st[OffRflags / 8];
-        r.Mxcsr = *(uint*)(StateBase + OffMxcsr);
-        for (int i = 0; i < 32; i++) r.Xmm[i] = st[(OffXmm / 8) + (ulong)i];
+        ReadFxImage(new ReadOnlySpan<byte>((void*)(StateBase + OffFx), 512), r);
         uint exit = *(uint*)(StateBase + OffExit);
         r.Rip = exit == 0 ? ScratchLayout.CodeBase + (ulong)code.Length : exit == 1 ? ScratchLayout.BranchTarget : 0;
         scratch.Slice((int)(ScratchLayout.DataBase - ScratchLayout.ScratchBase), ScratchLayout.DataSize).CopyTo(r.Data);
         scratch.Slice((int)(ScratchLayout.StackWindowBase - ScratchLayout.ScratchBase), ScratchLayout.StackWindowSize).CopyTo(r.Stack);
         return r;
+    }
+
+    /// <summary>Fills a 64-bit FXSAVE image: FCW, FSW, abridged FTW, MXCSR, ST(0)-ST(7), XMM0-15 (FOP/FIP/FDP zero).</summary>
+    public static void WriteFxImage(Span<byte> fx, MachineState s)
+    {
+        fx.Clear();
+        BitConverter.TryWriteBytes(fx[0..], s.Fcw);
+        BitConverter.TryWriteBytes(fx[2..], s.Fsw);
+        fx[4] = s.Ftw;
+        BitConverter.TryWriteBytes(fx[24..], s.Mxcsr);
+        for (int i = 0; i < 8; i++)
+        {
+            BitConverter.TryWriteBytes(fx[(32 + 16 * i)..], s.StMantissa[i]);
+            BitConverter.TryWriteBytes(fx[(40 + 16 * i)..], s.StSignExp[i]);
+        }
+        for (int i = 0; i < 32; i++) BitConverter.TryWriteBytes(fx[(160 + 8 * i)..], s.Xmm[i]);
+    }
+
+    /// <summary>Reads the fields <see cref="WriteFxImage"/> writes (FOP/FIP/FDP are not compared).</summary>
+    public static void ReadFxImage(ReadOnlySpan<byte> fx, MachineState s)
+    {
+        s.Fcw = BitConverter.ToUInt16(fx[0..]);
+        s.Fsw = BitConverter.ToUInt16(fx[2..]);
+        s.Ftw = fx[4];
+        s.Mxcsr = BitConverter.ToUInt32(fx[24..]);
+        for (int i = 0; i < 8; i++)
+        {
+            s.StMantissa[i] = BitConverter.ToUInt64(fx[(32 + 16 * i)..]);
+            s.StSignExp[i] = BitConverter.ToUInt16(fx[(40 + 16 * i)..]);
+        }
+        for (int i = 0; i < 32; i++) s.Xmm[i] = BitConverter.ToUInt64(fx[(160 + 8 * i)..]);
     }
 
     private static void WriteJump(Span<byte> page, int at, ulong target)

@@ -4,7 +4,7 @@ using HyperLock.Emulator.Memory;
 using Iced.Intel;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
-namespace HyperLock.Emulator.Tests.Cpu.System;
+namespace HyperLock.Emulator.Tests.Cpu.SystemInstructions;
 
 /// <summary>
 /// A bare machine for system-level tests: 16 MiB of RAM and a CPU that delivers exceptions

@@ -2,10 +2,10 @@ using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using static HyperLock.Emulator.Tests.Cpu.System.BareMetal;
+using static HyperLock.Emulator.Tests.Cpu.SystemInstructions.BareMetal;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
-namespace HyperLock.Emulator.Tests.Cpu.System;
+namespace HyperLock.Emulator.Tests.Cpu.SystemInstructions;
 
 /// <summary>Real mode, 32-bit protected mode (segment checks, privilege changes through a TSS) and the switch into long mode.</summary>
 public class LegacyModeTests
@@ -313,6 +313,43 @@ public class LegacyModeTests
         Assert.Equal(64, c.Bitness);
         Assert.Equal(0, c.Cpl);
         Assert.Equal((ushort)0x18, c.Segs[Seg.Cs].Selector);
+    }
+
+    /// <summary>32-bit protected mode turns on 2-level paging with CR0.PG (no LME): a remapped page reads from its new frame.</summary>
+    [Fact]
+    public void LegacyTwoLevelPagingCanBeEnabledAndDisabled()
+    {
+        using var m = new BareMetal();
+        m.EnterProtectedMode32();
+        const uint pd = 0x10000, pt0 = 0x11000, pt1 = 0x12000;
+        for (uint k = 0; k < 1024; k++)
+        {
+            m.Write(pt0 + k * 4, 4, (k << 12) | 3);                  // identity 0-4 MiB
+            m.Write(pt1 + k * 4, 4, (0x500000 + (k << 12)) | 3);     // 4-8 MiB -> 5-9 MiB
+        }
+        m.Write(pd, 4, pt0 | 3);
+        m.Write(pd + 4, 4, pt1 | 3);
+        m.Write(0x400000, 4, 0x1111);
+        m.Write(0x500000, 4, 0x2222);
+        m.Asm(KernelCode, 32, a =>
+        {
+            a.mov(eax, pd);
+            a.mov(cr3, eax);
+            a.mov(eax, cr0);
+            a.or(eax, unchecked((int)0x80000000));
+            a.mov(cr0, eax);
+            a.mov(ebx, __dword_ptr[0x400000]);
+            a.mov(__dword_ptr[Results], ebx);
+            a.and(eax, 0x7FFFFFFF);
+            a.mov(cr0, eax);
+            a.mov(ebx, __dword_ptr[0x400000]);
+            a.mov(__dword_ptr[Results + 8], ebx);
+            a.hlt();
+        });
+        Assert.Equal(StopKind.Halted, m.Run().Kind);
+        Assert.Equal(0x2222UL, m.Result(0));
+        Assert.Equal(0x1111UL, m.Result(1));
+        Assert.Equal(0UL, m.Cpu.Efer & Bits.EferLma);
     }
 
     [Fact]

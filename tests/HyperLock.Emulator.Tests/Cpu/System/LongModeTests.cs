@@ -2,10 +2,10 @@ using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using static HyperLock.Emulator.Tests.Cpu.System.BareMetal;
+using static HyperLock.Emulator.Tests.Cpu.SystemInstructions.BareMetal;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
-namespace HyperLock.Emulator.Tests.Cpu.System;
+namespace HyperLock.Emulator.Tests.Cpu.SystemInstructions;
 
 /// <summary>Exception delivery, privilege transitions, fast system calls and paging controls in 64-bit mode.</summary>
 public class LongModeTests
@@ -125,6 +125,51 @@ public class LongModeTests
         Assert.Equal((ulong)Vector.UD, m.Result(RVector));
         Assert.Equal(KernelCode, m.Result(RRip));
         Assert.Equal(KernelStack - 5 * 8, m.Result(REntryRsp));
+    }
+
+    [Fact]
+    public void DivideErrorIsVectorZeroWithoutErrorCode()
+    {
+        using var m = new BareMetal();
+        m.EnterLongMode();
+        Recorder(m, Vector.DE, hasError: false);
+        var faulting = default(Label);
+        var r = m.Asm(KernelCode, 64, a =>
+        {
+            faulting = a.CreateLabel();
+            a.mov(eax, 7);
+            a.xor(ecx, ecx);
+            a.Label(ref faulting);
+            a.div(ecx);
+            a.hlt();
+        });
+        Assert.Equal(StopKind.Halted, m.Run().Kind);
+        Assert.Equal((ulong)Vector.DE, m.Result(RVector));
+        Assert.Equal(NoError, m.Result(RError));
+        Assert.Equal(r.GetLabelRIP(faulting), m.Result(RRip));
+    }
+
+    [Theory]
+    [InlineData("syscall")]
+    [InlineData("swapgs")]
+    public void CompatibilityModeRejectsSyscallAndSwapgs(string name)
+    {
+        using var m = new BareMetal();
+        m.EnterLongMode();
+        m.Cpu.Efer |= Bits.EferSce;
+        Recorder(m, Vector.UD, hasError: false);
+        const ulong compat = 0x120000;
+        m.Write(Results + 0x100, 4, compat);
+        m.Write(Results + 0x104, 2, KernelCs32);
+        m.Asm(compat, 32, a =>
+        {
+            if (name == "syscall") a.syscall(); else a.db(0x0F, 0x01, 0xF8); // swapgs encoding
+        });
+        m.Asm(KernelCode, 64, a => a.jmp(__fword_ptr[Results + 0x100]));
+        Assert.Equal(StopKind.Halted, m.Run().Kind);
+        Assert.Equal((ulong)Vector.UD, m.Result(RVector));
+        Assert.Equal(compat, m.Result(RRip));
+        Assert.Equal((ulong)KernelCs32, m.Result(RCs));
     }
 
     [Fact]

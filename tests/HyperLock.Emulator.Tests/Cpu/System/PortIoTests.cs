@@ -2,9 +2,9 @@ using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using static HyperLock.Emulator.Tests.Cpu.System.BareMetal;
+using static HyperLock.Emulator.Tests.Cpu.SystemInstructions.BareMetal;
 
-namespace HyperLock.Emulator.Tests.Cpu.System;
+namespace HyperLock.Emulator.Tests.Cpu.SystemInstructions;
 
 /// <summary>IN/OUT/INS/OUTS through an I/O bus, and the IOPL / TSS-bitmap permission check.</summary>
 public class PortIoTests

@@ -13,10 +13,13 @@ internal static unsafe partial class Misc
 {
     public static void Register()
     {
+        Bcd.Register(); // OpTable calls one Register() per original family file
         foreach (var m in new[]
         {
             Mnemonic.Nop, Mnemonic.Pause, Mnemonic.Reservednop, Mnemonic.Prefetch, Mnemonic.Prefetchw, Mnemonic.Prefetchwt1,
             Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2, Mnemonic.Endbr64, Mnemonic.Endbr32,
+            // hints in the NOP space that execute as NOPs where unsupported; fences order nothing on one in-order core
+            Mnemonic.Cldemote, Mnemonic.Prefetchit0, Mnemonic.Prefetchit1, Mnemonic.Lfence, Mnemonic.Mfence, Mnemonic.Sfence,
         })
         {
             foreach (var c in FormTable.Legacy(m)) OpTable.Set(c, &Nop);
@@ -43,6 +46,10 @@ internal static unsafe partial class Misc
         OpTable.Set(Code.Crc32_r32_rm16, &Crc32<S16>);
         OpTable.Set(Code.Crc32_r32_rm32, &Crc32<S32>);
         OpTable.Set(Code.Crc32_r64_rm64, &Crc32<S64>);
+
+        OpTable.Set(Code.Movnti_m32_r32, &Movnti<S32>);
+        OpTable.Set(Code.Movnti_m64_r64, &Movnti<S64>);
+        OpTable.Set(Code.Clflush_m8, &Clflush);
 
         OpTable.Set(Code.Adcx_r32_rm32, &Adcx<S32>);
         OpTable.Set(Code.Adcx_r64_rm64, &Adcx<S64>);
@@ -145,6 +152,12 @@ internal static unsafe partial class Misc
         };
         c.R(i.R0) = crc;
     }
+
+    /// <summary>MOVNTI: a plain store (no caches are modelled).</summary>
+    private static void Movnti<S>(Cpu c, ref Insn i) where S : struct, ISize => S.Store(c, c.Ea(ref i), S.Get(c, i.R1));
+
+    /// <summary>CLFLUSH: no caches are modelled, but the address is translated as for a byte read (#PF, #GP) without touching MMIO.</summary>
+    private static void Clflush(Cpu c, ref Insn i) => c.Translate(c.Ea(ref i), Cpu.Access.Read, c.Cpl == 3, out _);
 
     /// <summary>True when CPUID.(EAX=7,ECX=0):EBX.ADX[19] is set; ADCX/ADOX raise #UD otherwise.</summary>
     private static bool HasAdx(Cpu c) => (c.Cpuid.Get(7, 0).Ebx & (1u << 19)) != 0;

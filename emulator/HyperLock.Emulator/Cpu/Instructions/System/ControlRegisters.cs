@@ -58,6 +58,7 @@ internal static unsafe partial class SystemOps
         int n = i.R0;
         if (!ValidCr(c, n) || !RequireCpl0(c)) return;
         ulong v = c.In64BitMode ? c.R(i.R1) : (uint)c.R(i.R1);
+        if (c.InNonRoot && c.VmxInterceptMovToCr(ref i, n, i.R1, ref v)) return;
         bool ok = n switch
         {
             0 => c.WriteCr0(v),
@@ -76,6 +77,7 @@ internal static unsafe partial class SystemOps
         int n = i.R1;
         if (!ValidCr(c, n) || !RequireCpl0(c)) return;
         ulong v = n switch { 0 => c.Cr0, 2 => c.Cr2, 3 => c.Cr3, 4 => c.Cr4, _ => c.Cr8 };
+        if (c.InNonRoot && c.VmxInterceptMovFromCr(ref i, n, i.R0, ref v)) return;
         if (c.In64BitMode) c.R(i.R0) = v; else c.R(i.R0) = (uint)v;
     }
 
@@ -95,6 +97,7 @@ internal static unsafe partial class SystemOps
     {
         int n = DebugRegister(c, i.R0);
         if (n < 0 || !RequireCpl0(c)) return;
+        if (c.InNonRoot && c.VmxInterceptMovDr(ref i, i.R0, i.R1, toDr: true)) return;
         ulong v = c.In64BitMode ? c.R(i.R1) : (uint)c.R(i.R1);
         if (c.WriteDr(n, v)) c.Rip += i.Len;
     }
@@ -103,6 +106,7 @@ internal static unsafe partial class SystemOps
     {
         int n = DebugRegister(c, i.R1);
         if (n < 0 || !RequireCpl0(c)) return;
+        if (c.InNonRoot && c.VmxInterceptMovDr(ref i, i.R1, i.R0, toDr: false)) return;
         ulong v = c.ReadDr(n);
         if (c.In64BitMode) c.R(i.R0) = v; else c.R(i.R0) = (uint)v;
     }
@@ -110,7 +114,9 @@ internal static unsafe partial class SystemOps
     private static void Clts(Cpu c, ref Insn i)
     {
         if (!RequireCpl0(c)) return;
-        c.Cr0 &= ~Bits.Cr0Ts;
+        bool allowClear = true;
+        if (c.InNonRoot && c.VmxInterceptClts(ref i, out allowClear)) return;
+        if (allowClear) c.Cr0 &= ~Bits.Cr0Ts;
         c.Rip += i.Len;
     }
 
@@ -118,9 +124,11 @@ internal static unsafe partial class SystemOps
     private static void Lmsw(Cpu c, ref Insn i)
     {
         if (!RequireCpl0(c)) return;
-        ulong src = i.Op0IsMem ? c.ReadMem16(c.Ea(ref i)) : c.ReadGpr(i.R0, 2);
+        ulong lin = i.Op0IsMem ? c.Ea(ref i) : 0;
+        ushort src = i.Op0IsMem ? c.ReadMem16(lin) : (ushort)c.R(i.R0);
         if (c.Faulted) return;
-        ulong v = (c.Cr0 & ~0xEUL) | (src & 0xF) | (c.Cr0 & Bits.Cr0Pe);
+        if (c.InNonRoot && c.VmxInterceptLmsw(ref i, ref src, i.Op0IsMem, lin)) return;
+        ulong v = (c.Cr0 & ~0xEUL) | ((ulong)src & 0xF) | (c.Cr0 & Bits.Cr0Pe);
         if (c.WriteCr0(v)) c.Rip += i.Len;
     }
 
@@ -143,15 +151,22 @@ internal static unsafe partial class SystemOps
         if (!RequireCpl0(c)) return;
         ulong lin = c.Ea(ref i);
         if (c.Faulted) return;
+        if (c.InNonRoot && c.VmxInterceptInvlpg(ref i, lin)) return;
         c.InvalidatePage(lin);
         c.Rip += i.Len;
     }
 
-    private static void CacheFlush(Cpu c, ref Insn i) => RequireCpl0(c);
+    private static void CacheFlush(Cpu c, ref Insn i)
+    {
+        if (!RequireCpl0(c) || !c.InNonRoot) return;
+        if (i.Code == Code.Invd) c.VmxInterceptInvd(ref i);
+        else c.VmxInterceptWbinvd(ref i);
+    }
 
     private static void Hlt(Cpu c, ref Insn i)
     {
         if (!RequireCpl0(c)) return;
+        if (c.InNonRoot && c.VmxInterceptHlt(ref i)) return;
         c.Rip += i.Len;
         c.Halted = true;
         c.ExitRequest |= Cpu.ExitHalt;

@@ -117,19 +117,28 @@ internal static unsafe partial class SystemOps
         if (!c.ProtectedMode)
         {
             if (offset > c.Segs[Seg.Cs].Limit) { c.RaiseGp(0); return; }
-            c.Push(c.Segs[Seg.Cs].Selector, size);
-            c.Push(ret, size);
+            PushFar(c, c.Segs[Seg.Cs].Selector, size);
+            PushFar(c, ret, size);
             if (c.Faulted) { c.R(Reg.Rsp) = savedRsp; return; }
             LoadRealCs(c, sel);
             c.Rip = offset;
             return;
         }
         if (!ProtectedFarTarget(c, sel, offset, out var cs)) return;
-        c.Push(c.Segs[Seg.Cs].Selector, size);
-        c.Push(ret, size);
+        PushFar(c, c.Segs[Seg.Cs].Selector, size);
+        PushFar(c, ret, size);
         if (c.Faulted) { c.R(Reg.Rsp) = savedRsp; return; }
         c.LoadCs(cs, c.Cpl);
         c.Rip = offset;
+    }
+
+    /// <summary>A push at the far transfer's operand size (4-byte pushes exist in 64-bit mode here).</summary>
+    private static void PushFar(Cpu c, ulong value, int size)
+    {
+        if (!c.In64BitMode) { c.Push(value, size); return; }
+        ulong rsp = c.R(Reg.Rsp) - (ulong)size;
+        c.WriteMem(rsp, size, value);
+        if (!c.Faulted) c.R(Reg.Rsp) = rsp;
     }
 
     /// <summary>

@@ -73,7 +73,11 @@ internal static unsafe partial class SystemOps
     private static void Sti(Cpu c, ref Insn i)
     {
         if (!InterruptFlagAllowed(c)) return;
-        if (!c.IF) c.InterruptShadowUntil = Cpu.ShadowAfterThisInstruction;
+        if (!c.IF)
+        {
+            c.InterruptShadowUntil = Cpu.ShadowAfterThisInstruction;
+            c.MovSsShadow = false;
+        }
         c.RflagsRest |= Bits.If;
         c.Rip += i.Len;
     }

@@ -94,6 +94,7 @@ internal static unsafe partial class SystemOps
             c.LoadCs(cs, rpl);
             AdjustStack(c, 3 * size);
             c.Rip = offset;
+            if (c.InNonRoot) c.VmxOnIret();
             return;
         }
         ulong newSp = c.PeekStack(3 * size, size);
@@ -108,6 +109,7 @@ internal static unsafe partial class SystemOps
         SetStackPointer(c, newSp, size);
         if (outer) c.NullifyInaccessibleSegments();
         c.Rip = offset;
+        if (c.InNonRoot) c.VmxOnIret();
     }
 
     private static void IretReal(Cpu c, int size)

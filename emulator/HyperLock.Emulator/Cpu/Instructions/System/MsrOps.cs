@@ -18,6 +18,7 @@ internal static unsafe partial class SystemOps
     private static void Rdmsr(Cpu c, ref Insn i)
     {
         if (!RequireCpl0(c)) return;
+        if (c.InNonRoot && c.VmxInterceptRdmsr(ref i, (uint)c.R(Reg.Rcx))) return;
         if (!c.TryReadMsr((uint)c.R(Reg.Rcx), out ulong v))
         {
             if (!c.Faulted) c.RaiseGp(0);
@@ -30,6 +31,7 @@ internal static unsafe partial class SystemOps
     private static void Wrmsr(Cpu c, ref Insn i)
     {
         if (!RequireCpl0(c)) return;
+        if (c.InNonRoot && c.VmxInterceptWrmsr(ref i, (uint)c.R(Reg.Rcx))) return;
         ulong v = ((c.R(Reg.Rdx) & 0xFFFFFFFF) << 32) | (uint)c.R(Reg.Rax);
         if (!c.TryWriteMsr((uint)c.R(Reg.Rcx), v))
         {
@@ -45,6 +47,8 @@ internal static unsafe partial class SystemOps
     /// </summary>
     private static void Rdpmc(Cpu c, ref Insn i)
     {
+        if (c.Cpl > 0 && (c.Cr4 & Bits.Cr4Pce) == 0) { c.RaiseGp(0); return; }
+        if (c.InNonRoot && c.VmxInterceptRdpmc(ref i)) return;
         c.RaiseGp(0);
     }
 }

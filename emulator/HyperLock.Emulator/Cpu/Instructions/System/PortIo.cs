@@ -73,6 +73,7 @@ internal static unsafe partial class SystemOps
         int size = IoSize(i.Code);
         ushort port = PortFromImmediate(i.Code) ? (ushort)(i.Imm & 0xFF) : (ushort)c.R(Reg.Rdx);
         if (!IoAllowed(c, port, size)) return;
+        if (c.InNonRoot && c.VmxInterceptIo(ref i, port, size, input: true, isString: false, rep: false, PortFromImmediate(i.Code))) return;
         c.WriteGpr(Reg.Rax, size, PortIn(c, port, size));
     }
 
@@ -81,6 +82,7 @@ internal static unsafe partial class SystemOps
         int size = IoSize(i.Code);
         ushort port = PortFromImmediate(i.Code) ? (ushort)(i.Imm & 0xFF) : (ushort)c.R(Reg.Rdx);
         if (!IoAllowed(c, port, size)) return;
+        if (c.InNonRoot && c.VmxInterceptIo(ref i, port, size, input: false, isString: false, rep: false, PortFromImmediate(i.Code))) return;
         c.Io?.Out(port, size, (uint)c.ReadGpr(Reg.Rax, size));
         c.Rip += i.Len;
     }
@@ -105,9 +107,10 @@ internal static unsafe partial class SystemOps
         int size = IoSize(i.Code), asz = i.AddrSize;
         ushort port = (ushort)c.R(Reg.Rdx);
         bool rep = (i.Attr & (InsnAttr.Rep | InsnAttr.RepNe)) != 0;
+        if (!IoAllowed(c, port, size)) return;
+        if (c.InNonRoot && c.VmxInterceptIo(ref i, port, size, input: true, isString: true, rep, immediate: false)) return;
         ulong count = rep ? AddrReg(c, Reg.Rcx, asz) : 1;
         if (count == 0) { c.Rip += i.Len; return; }
-        if (!IoAllowed(c, port, size)) return;
         long step = c.DF ? -size : size;
         for (int n = 0; n < IoChunk && count > 0; n++)
         {
@@ -128,9 +131,10 @@ internal static unsafe partial class SystemOps
         int size = IoSize(i.Code), asz = i.AddrSize;
         ushort port = (ushort)c.R(Reg.Rdx);
         bool rep = (i.Attr & (InsnAttr.Rep | InsnAttr.RepNe)) != 0;
+        if (!IoAllowed(c, port, size)) return;
+        if (c.InNonRoot && c.VmxInterceptIo(ref i, port, size, input: false, isString: true, rep, immediate: false)) return;
         ulong count = rep ? AddrReg(c, Reg.Rcx, asz) : 1;
         if (count == 0) { c.Rip += i.Len; return; }
-        if (!IoAllowed(c, port, size)) return;
         long step = c.DF ? -size : size;
         for (int n = 0; n < IoChunk && count > 0; n++)
         {

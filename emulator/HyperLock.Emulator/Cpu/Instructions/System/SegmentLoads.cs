@@ -47,7 +47,11 @@ internal static unsafe partial class SystemOps
     private static bool LoadSreg(Cpu c, int seg, ushort selector)
     {
         if (!c.LoadSegment(seg, selector)) return false;
-        if (seg == Seg.Ss) c.InterruptShadowUntil = Cpu.ShadowAfterThisInstruction;
+        if (seg == Seg.Ss)
+        {
+            c.InterruptShadowUntil = Cpu.ShadowAfterThisInstruction;
+            c.MovSsShadow = true;
+        }
         return true;
     }
 

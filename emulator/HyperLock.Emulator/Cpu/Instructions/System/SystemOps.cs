@@ -8,7 +8,7 @@ namespace HyperLock.Emulator.Cpu.Instructions;
 /// The privileged and system instructions, one file per concern: control and debug registers
 /// (ControlRegisters.cs), RFLAGS privilege (FlagsOps.cs), segment loads (SegmentLoads.cs), far
 /// transfers (FarTransfers.cs), INT/IRET (Interrupts.cs), SYSCALL/SYSENTER/SWAPGS
-/// (SyscallSysret.cs), MSRs (MsrOps.cs), descriptor tables (DescriptorTables.cs), port I/O (PortIo.cs).
+/// (SyscallSysret.cs), MSRs (MsrOps.cs), descriptor tables (DescriptorTables.cs), port I/O (PortIo.cs), fences and CLFLUSH (CacheControl.cs).
 /// </summary>
 internal static unsafe partial class SystemOps
 {
@@ -23,6 +23,7 @@ internal static unsafe partial class SystemOps
         RegisterMsrs();
         RegisterDescriptorTables();
         RegisterPortIo();
+        RegisterCacheControl();
         // MONITOR/MWAIT are not advertised (CPUID.1:ECX.MONITOR = 0): left unregistered, they raise #UD.
     }
 }

@@ -119,6 +119,7 @@ internal static unsafe partial class VmxOps
     {
         if (!Common(c, ref i, ExitReason.Vmxoff)) return;
         c.FlushCurrentVmcs();
+        c.InvalidateEpt(ulong.MaxValue);
         c.InVmxOperation = false;
         c.CurrentVmcsPointer = ulong.MaxValue;
         c.VmxonPointer = ulong.MaxValue;

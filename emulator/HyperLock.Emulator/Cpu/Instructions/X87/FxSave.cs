@@ -61,7 +61,7 @@ internal static unsafe partial class X87
     internal static void SaveMxcsr(Cpu c, Span<byte> area)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(area[OffMxcsr..], c.Mxcsr);
-        BinaryPrimitives.WriteUInt32LittleEndian(area[OffMxcsrMask..], Cpu.FxsaveMxcsrMask);
+        BinaryPrimitives.WriteUInt32LittleEndian(area[OffMxcsrMask..], Cpu.MxcsrWritable);
     }
 
     /// <summary>Writes the XMM registers (bytes 160-415 in 64-bit mode, 160-287 otherwise).</summary>
@@ -115,7 +115,7 @@ internal static unsafe partial class X87
     }
 
     /// <summary>True when an MXCSR value sets bits outside MXCSR_MASK (#GP on restore).</summary>
-    internal static bool MxcsrReserved(uint v) => (v & ~Cpu.FxsaveMxcsrMask) != 0;
+    internal static bool MxcsrReserved(uint v) => (v & ~Cpu.MxcsrWritable) != 0;
 
     /// <summary>#NM (CR0.TS or CR0.EM) and 16-byte alignment (#GP(0)) checks of FXSAVE/FXRSTOR.</summary>
     private static bool FxEnter(Cpu c, ulong lin)

@@ -55,11 +55,6 @@ internal static unsafe partial class X87
         OpcodeBase[(int)code] = (ushort)fop;
     }
 
-    private static void SetAll(Mnemonic m, delegate*<Cpu, ref Insn, void> handler)
-    {
-        foreach (var c in FormTable.Legacy(m)) Set(c, handler);
-    }
-
     // ---- entry checks ----------------------------------------------------------------------
 
     /// <summary>#NM and pending-#MF checks of a waiting x87 instruction; false when it faulted.</summary>
@@ -121,7 +116,12 @@ internal static unsafe partial class X87
         c.FpuDs = c.Segs[i.Segment].Selector;
     }
 
-    /// <summary>The mod and r/m bits of a memory operand's ModRM byte (64/32-bit addressing).</summary>
+    /// <summary>
+    /// The mod and r/m bits of a memory operand's ModRM byte, reconstructed from the decoded
+    /// operand for 64/32-bit addressing (16-bit addressing is approximated with the same rule).
+    /// FOP is stored for every non-control instruction, as Intel processors do (AMD processors,
+    /// such as the development host, store it only with an exception pending).
+    /// </summary>
     private static int MemModRm(ref Insn i)
     {
         if (i.Base == Reg.Rip) return 0x05;

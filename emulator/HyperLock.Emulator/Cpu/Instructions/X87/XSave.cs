@@ -13,8 +13,8 @@ namespace HyperLock.Emulator.Cpu.Instructions;
 /// CPUID does not advertise it. The compacted format (XSAVEC/XSAVES/XRSTORS) is not
 /// implemented (#UD), matching CPUID.(EAX=0DH,ECX=1):EAX = 0.
 /// <para>
-/// VMX: XSETBV in VMX non-root operation exits unconditionally; the VMX model must intercept it
-/// before this handler runs (this handler implements the architectural, root-mode behaviour).
+/// VMX: XSETBV in VMX non-root operation exits unconditionally (through
+/// <c>Cpu.VmxInterceptXsetbv</c>), after the #UD and CPL checks, which have priority.
 /// </para>
 /// </summary>
 internal static unsafe partial class X87
@@ -196,8 +196,16 @@ internal static unsafe partial class X87
             c.RaiseUd();
             return;
         }
+        if (c.Cpl != 0)
+        {
+            c.RaiseGp(0);
+            return;
+        }
+        // In VMX non-root operation XSETBV exits unconditionally; #UD and the CPL check come
+        // first (SDM 25.1.1: they have priority over VM exits).
+        if (c.InNonRoot && c.VmxInterceptXsetbv(ref i)) return;
         ulong v = ((ulong)(uint)c.R(Reg.Rdx) << 32) | (uint)c.R(Reg.Rax);
-        if (c.Cpl != 0 || (uint)c.R(Reg.Rcx) != 0 || (v & XcrX87) == 0 || (v & ~SupportedXcr0(c)) != 0
+        if ((uint)c.R(Reg.Rcx) != 0 || (v & XcrX87) == 0 || (v & ~SupportedXcr0(c)) != 0
             || ((v & XcrAvx) != 0 && (v & XcrSse) == 0))
         {
             c.RaiseGp(0);
