@@ -147,7 +147,11 @@ public sealed class X86Machine : IDisposable
                         return Finish(MachineOutcome.DebugExit, status, $"debug exit, status {status}", wall);
                     if (_resetRequested)
                         return Finish(MachineOutcome.Reset, 0, "reset by the i8042 keyboard controller", wall);
-                    Config.Progress?.Invoke(this); // the slice timer: virtual time moved on
+                    // The slice timer. A processor halted with nothing armed that could wake it
+                    // stays halted for ever: end the run as HLT with nothing to wake it does.
+                    if (Cpu.Halted && !Clock.AnyArmedExcept(_sliceTimer) && !Interrupts.HasInterrupt)
+                        return Finish(MachineOutcome.Halted, 0, "halted with nothing left to wake it", wall);
+                    Config.Progress?.Invoke(this);
                     continue;
                 case StopKind.Shutdown:
                     return Finish(MachineOutcome.TripleFault, 0, $"triple fault ({stop}) at rip 0x{Cpu.Rip:x}", wall);
