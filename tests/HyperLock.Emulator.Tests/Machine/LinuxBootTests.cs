@@ -15,8 +15,11 @@ public class LinuxBootTests
 {
     private const string SnapshotName = "linux-init-output.txt";
 
-    [Fact]
-    public void BootsToInitAndRunsTheWorkload()
+    /// <summary>Boots through the 64-bit entry point (startup_64) and through the 32-bit one (startup_32, protected mode).</summary>
+    [Theory]
+    [InlineData(LinuxEntry.Bits64)]
+    [InlineData(LinuxEntry.Bits32)]
+    public void BootsToInitAndRunsTheWorkload(LinuxEntry entry)
     {
         string guest = LinuxGuest.GuestDirectory();
         string version = File.ReadAllText(Path.Combine(guest, "kernel-version")).Trim();
@@ -30,6 +33,7 @@ public class LinuxBootTests
                 Kernel = File.ReadAllBytes(Path.Combine(guest, "vmlinuz")),
                 Initrd = LinuxGuest.BuildInitramfs(guest),
                 CommandLine = LinuxGuest.CommandLine,
+                LinuxEntry = entry,
             },
             MemorySize = 256UL << 20,
             SerialOutput = serial,
