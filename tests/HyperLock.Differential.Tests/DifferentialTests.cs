@@ -11,10 +11,11 @@ namespace HyperLock.Differential.Tests;
 public class DifferentialTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     /// <summary>
-    /// Implemented forms the fixed-seed pass must cover. Set to what main achieved when the harness
-    /// landed; raise it as instruction families land (the target is at least 1,000).
+    /// Implemented forms the fixed-seed pass must cover: what main achieved when this was set
+    /// (1,104 of 1,223 candidate forms; the unimplemented ones are mostly MMX, AES/SHA/PCLMUL).
+    /// Raise it as forms land; never lower it to make a run pass.
     /// </summary>
-    public const int MinimumCoveredForms = 1000;
+    public const int MinimumCoveredForms = 1104;
 
     public const ulong CiSeed = 0x4879_7065_724C_6F63;
     public const int CasesPerForm = 16;

@@ -50,9 +50,14 @@ public class SafetyGateTests
         var (f, ins) = Make(Instruction.Create(Code.Mov_r64_rm64, Register.RAX, new MemoryOperand(Register.RBX, 8)));
         var s = State();
         s.Gpr[3] = 0x1000;
-        Assert.Contains("outside scratch", SafetyGate.Check(f, ins, s));
+        Assert.Contains("outside", SafetyGate.Check(f, ins, s));
         s.Gpr[3] = ScratchLayout.DataBase + 0x400;
         Assert.Null(SafetyGate.Check(f, ins, s));
+        s.Gpr[3] = unchecked((ulong)-0x58); // EA near 2^64: must not wrap into range
+        Assert.Contains("outside", SafetyGate.Check(f, ins, s));
+        s.Gpr[3] = ScratchLayout.ScratchBase + ScratchLayout.ScratchSize - 0x100 - 8 - 8 + 1; // last qword one byte past the limit
+        Assert.Contains("outside", SafetyGate.Check(f, ins, s));
+        s.Gpr[3] = ScratchLayout.DataBase + 0x400;
 
         var (fa, movaps) = Make(Instruction.Create(Code.Movaps_xmm_xmmm128, Register.XMM1, new MemoryOperand(Register.RBX, 8)));
         Assert.Contains("misaligned", SafetyGate.Check(fa, movaps, s));
@@ -82,6 +87,39 @@ public class SafetyGateTests
         var (fr, ret) = Make(Instruction.Create(Code.Retnq));
         s.WriteMemory(ScratchLayout.StackTop, 8, 0x12345678);
         Assert.NotNull(SafetyGate.Check(fr, ret, s));
+    }
+
+    [Fact]
+    public void RepeatedStringOperationsMustStayInScratch()
+    {
+        var (f, ins) = Make(Instruction.CreateStosq(64, RepPrefixKind.Repe));
+        var s = State();
+        s.Gpr[7] = ScratchLayout.DataBase + 0x400;
+        s.Gpr[1] = 8;
+        Assert.Null(SafetyGate.Check(f, ins, s));
+        s.Gpr[1] = 0x10000;
+        Assert.NotNull(SafetyGate.Check(f, ins, s));
+        s.Gpr[1] = 8;
+        s.Rflags |= 0x400; // DF: downwards from RDI
+        s.Gpr[7] = ScratchLayout.DataBase + 0x20;
+        Assert.NotNull(SafetyGate.Check(f, ins, s));
+    }
+
+    [Fact]
+    public void LeaveAndEnterNeedRbpInTheStackWindow()
+    {
+        var (fl, leave) = Make(Instruction.Create(Code.Leaveq));
+        var s = State();
+        s.Gpr[5] = 0;
+        Assert.NotNull(SafetyGate.Check(fl, leave, s));
+        s.Gpr[5] = ScratchLayout.StackTop - 16;
+        Assert.Null(SafetyGate.Check(fl, leave, s));
+
+        var (fe, enter) = Make(Instruction.Create(Code.Enterq_imm16_imm8, 16, 3));
+        s.Gpr[5] = 0x1234;
+        Assert.NotNull(SafetyGate.Check(fe, enter, s));
+        s.Gpr[5] = ScratchLayout.StackTop;
+        Assert.Null(SafetyGate.Check(fe, enter, s));
     }
 
     [Fact]

@@ -150,6 +150,33 @@ public class PropertyTests
             return img.Verification.Accepted && ImageVerifier.Verify(img.Bytes).Accepted && actual.SequenceEqual(expected);
         });
 
+    /// <summary>Ordinary straight-line code ending in ret, as raw bytes: the rewriter produces a verified image with the same instructions.</summary>
+    [Property(MaxTest = 100)]
+    public Property RewrittenStraightLineCodeVerifiesAndKeepsItsInstructions() =>
+        Prop.ForAll(Gen.Choose(0, 1_000_000).ToArbitrary(), Gen.Choose(1, 120).ToArbitrary(), (seed, count) =>
+        {
+            var rng = new Random(seed);
+            var input = Enumerable.Range(0, count).Select(_ => SyntheticProgram.RandomStraightLine(rng)).ToList();
+            var writer = new ByteListWriter();
+            var enc = Encoder.Create(64, writer);
+            foreach (var i in input) enc.Encode(i, (ulong)writer.Bytes.Count);
+            enc.Encode(Instruction.Create(Code.Retnq), (ulong)writer.Bytes.Count);
+            var r = Rewriter.Rewrite(writer.Bytes.ToArray(), [0]);
+            if (!r.Succeeded || !ImageVerifier.Verify(r.Image!.Bytes, new VerifierOptions { EntryPoints = r.Image.EntryPoints }).Accepted) return false;
+            var actual = ToolchainTests.DecodeAll(r.Image.Bytes).Where(i => !IsPadding(i)).Select(i => Text(i)).ToList();
+            var expected = input.Select(i => Text(i)).Concat([
+                Text(Instruction.Create(Code.Pop_r64, Register.R11)),
+                Text(Instruction.Create(Code.And_rm64_imm8, Register.R11, -32)),
+                Text(Instruction.Create(Code.Jmp_rm64, Register.R11))]).ToList();
+            return actual.SequenceEqual(expected);
+        });
+
+    private sealed class ByteListWriter : CodeWriter
+    {
+        public readonly List<byte> Bytes = [];
+        public override void WriteByte(byte value) => Bytes.Add(value);
+    }
+
     [Property(MaxTest = 40)]
     public Property SyntheticProgramsAlwaysVerify() =>
         Prop.ForAll(Gen.Choose(0, 1_000_000).ToArbitrary(), seed =>
@@ -168,6 +195,30 @@ public class PropertyTests
             var fast = ImageVerifier.Verify(img);
             var reference = ImageVerifier.VerifyReference(img);
             return (fast.Accepted || fast.Findings.Count > 0) && fast.ToText() == reference.ToText();
+        });
+
+    /// <summary>
+    /// Straddling instructions planted at bundle ends make the linear decoding enter the next
+    /// bundle mid-way, which the bundle-parallel pre-pass may have found clean from its start:
+    /// the report must still be exactly the linear (reference) one.
+    /// </summary>
+    [Property(MaxTest = 200)]
+    public Property StraddlesIntoPrePassCleanBundlesGiveTheLinearReport() =>
+        Prop.ForAll(Gen.Choose(0, 1_000_000).ToArbitrary(), Gen.Choose(1, 6).ToArbitrary(), (seed, plants) =>
+        {
+            var img = SyntheticProgram.Build(seed % 40, 4096).Bytes;
+            var rng = new Random(seed);
+            byte[][] starters = [[0x48, 0xB8], [0xE8], [0xE9], [0x0F, 0x84], [0x48, 0x8B, 0x84, 0x24], [0x41, 0xB8]];
+            for (int i = 0; i < plants; i++)
+            {
+                var s = starters[rng.Next(starters.Length)];
+                int bundle = rng.Next(img.Length / 32 - 1);
+                int at = bundle * 32 + 32 - rng.Next(1, s.Length + 1); // the opcode starts just before the bundle end
+                Array.Copy(s, 0, img, at, Math.Min(s.Length, img.Length - at));
+            }
+            var fast = ImageVerifier.Verify(img);
+            var reference = ImageVerifier.VerifyReference(img);
+            return fast.ToText() == reference.ToText() && ImageVerifier.Boundaries(img).SequenceEqual(ImageVerifier.Boundaries(img, useFastPath: false));
         });
 
     [Property(MaxTest = 200)]

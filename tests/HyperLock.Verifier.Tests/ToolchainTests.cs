@@ -145,6 +145,31 @@ public class ToolchainTests
     }
 
     [Fact]
+    public void LoopKeepsRel8InRangeAndUsesATrampolineOutOfRange()
+    {
+        // A rel8-only branch (loop) in rewritten code keeps its short form when it reaches...
+        var code = new List<byte>();
+        for (int i = 0; i < 3; i++) code.AddRange(Convert.FromHexString("48B88877665544332211"));
+        code.AddRange([0xE2, 0xE0, 0xCD, 0x82]); // loop to offset 0 (-32), then int 0x82
+        var r = Rewriter.Rewrite(code.ToArray(), [0]);
+        Assert.True(r.Succeeded, r.ToText());
+        Assert.Contains(DecodeAll(r.Image!.Bytes), i => i.Code == Code.Loop_rel8_64_RCX && i.NearBranch64 == 0);
+
+        // ...and goes through a trampoline when bundling pushes the target out of rel8 range.
+        var asm = new BundleAssembler();
+        var top = asm.CreateLabel();
+        asm.BindEntry(top);
+        for (int i = 0; i < 40; i++) asm.Add(Instruction.Create(Code.Mov_r64_imm64, Register.RAX, 0x1122334455667788UL));
+        asm.AddBranch(Code.Loop_rel8_64_RCX, Code.Loop_rel8_64_RCX, top, call: false);
+        var img = asm.Assemble();
+        var ins = DecodeAll(img.Bytes).Where(i => i.FlowControl != FlowControl.Next).ToList();
+        Assert.Equal([Code.Loop_rel8_64_RCX, Code.Jmp_rel8_64, Code.Jmp_rel32_64], ins.Select(i => i.Code));
+        Assert.Equal(0UL, ins[2].NearBranch64);
+        Assert.Equal(ins[2].IP, ins[0].NearBranch64);
+        Assert.Equal(ins[2].NextIP, ins[1].NearBranch64);
+    }
+
+    [Fact]
     public void SyntheticProgramVerifies()
     {
         var img = SyntheticProgram.Build(7, 64 * 1024);

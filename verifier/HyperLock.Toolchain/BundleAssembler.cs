@@ -116,7 +116,8 @@ public sealed class BundleAssembler(ToolchainOptions? options = null)
         _items.Add(new Item
         {
             Kind = ItemKind.Branch, ShortCode = shortCode, NearCode = nearCode, Label = target.Id, IsCall = call, EndsBundle = call,
-            Form = shortCode == nearCode ? BranchForm.Near : BranchForm.Short,
+            // Start short; a form with only rel32 (call) is near from the start.
+            Form = shortCode.ToOpCode().GetOpKind(0) == OpCodeOperandKind.br64_1 ? BranchForm.Short : BranchForm.Near,
         });
 
     private void AddCode(Instruction[] parts, bool endsBundle = false, int ripLabel = -1)

@@ -1,15 +1,18 @@
-using System.Buffers;
 using HyperLock.Verifier.Decoding;
 using HyperLock.Verifier.Policy;
 
 namespace HyperLock.Verifier;
 
 /// <summary>
-/// The restricted-instruction verifier (SPEC §6). One linear pass decodes the image, mostly
-/// with <see cref="FastDecoder"/>'s tables and, for unusual forms, with Iced; it checks rules
-/// 1 and 3-7 as it goes, records instruction starts and pseudo-instruction second halves in
-/// one bit per byte, and checks the recorded direct-branch targets (rule 2) and the declared
-/// entries (rule 8) afterwards. Nothing is allocated per instruction.
+/// The restricted-instruction verifier (SPEC §6). A bundle-parallel pre-pass decodes the
+/// bundles made only of common plain forms and direct branches with <see cref="FastDecoder"/>'s
+/// turbo tables; then one exact linear pass walks the image, takes those bundles as they are
+/// when it enters them at their start, and decodes everything else instruction by instruction
+/// (general fast tables, or Iced for unusual forms), checking rules 1 and 3-7 as it goes. It
+/// records instruction starts and pseudo-instruction second halves in one bit per byte and
+/// checks the direct-branch targets (rule 2) and the declared entries (rule 8) afterwards. The
+/// findings are exactly those of a purely linear, Iced-only verifier (<see cref="VerifyReference"/>),
+/// which the tests check. Nothing is allocated per instruction.
 /// </summary>
 public static class ImageVerifier
 {
@@ -21,7 +24,7 @@ public static class ImageVerifier
     public static bool IsAccepted(ReadOnlySpan<byte> image, VerifierOptions? options = null) =>
         Run(image, (options ?? VerifierOptions.Default) with { MaxFindings = 1 }, useFastPath: true).Accepted;
 
-    /// <summary>Verify with Iced alone (the fast decoder off), for cross-checking.</summary>
+    /// <summary>Verify with Iced alone, linearly (no fast tables, no pre-pass): the reference the fast verifier must match.</summary>
     internal static VerificationResult VerifyReference(ReadOnlySpan<byte> image, VerifierOptions? options = null) =>
         Run(image, options ?? VerifierOptions.Default, useFastPath: false);
 
@@ -29,21 +32,32 @@ public static class ImageVerifier
     {
         int len = image.Length;
         int bundles = (len + 31) >> 5;
-        uint[] starts = ArrayPool<uint>.Shared.Rent(bundles + 1);
-        uint[] noTarget = ArrayPool<uint>.Shared.Rent(bundles + 1);
-        long[] branches = ArrayPool<long>.Shared.Rent(256);
+        var scratch = t_scratch ??= new Scratch();
+        if (scratch.Starts.Length < bundles + 1)
+        {
+            scratch.Starts = new uint[bundles + 1];
+            scratch.NoTarget = new uint[bundles + 1];
+        }
+        if (scratch.Branches.Length < len / 16) scratch.Branches = new long[len / 16];
+        if (scratch.BranchesA.Length < len / 8) scratch.BranchesA = new long[len / 8];
+        if (scratch.State.Length < bundles + 1) scratch.State = new byte[bundles + 1];
+        uint[] starts = scratch.Starts, noTarget = scratch.NoTarget;
+        long[] branches = scratch.Branches, branchesA = scratch.BranchesA;
+        byte[] state = scratch.State;
         var sink = new FindingSink(options.MaxFindings);
-        var iced = new IcedDecoder();
+        var iced = scratch.Iced;
         try
         {
             Array.Clear(starts, 0, bundles + 1);
             Array.Clear(noTarget, 0, bundles + 1);
+            Array.Clear(state, 0, bundles + 1);
             fixed (byte* p = image)
             {
                 iced.Reset(p, len);
                 sink.Bind(iced);
-                int nBranches = Scan(p, len, options.GateVector, useFastPath, iced, starts, noTarget, ref branches, sink);
-                if (!sink.Full) CheckTargets(len, starts, noTarget, branches, nBranches, sink);
+                int nA = useFastPath ? BundleParallelPass(p, len, starts, state, ref branchesA) : 0;
+                int nBranches = Scan(p, len, options.GateVector, useFastPath, iced, starts, noTarget, state, ref branches, sink);
+                if (!sink.Full) CheckTargets(len, starts, noTarget, state, branchesA, nA, branches, nBranches, sink);
                 if (!sink.Full) CheckEntries(len, options.EntryPoints, sink);
                 sink.Unbind();
             }
@@ -51,11 +65,27 @@ public static class ImageVerifier
         }
         finally
         {
-            ArrayPool<uint>.Shared.Return(starts);
-            ArrayPool<uint>.Shared.Return(noTarget);
-            ArrayPool<long>.Shared.Return(branches);
+            scratch.Branches = branches;
+            scratch.BranchesA = branchesA;
+            iced.Reset(null, 0);
         }
     }
+
+    /// <summary>
+    /// Per-thread working memory (bitmaps, branch list, Iced decoder), kept between calls so that
+    /// verifying allocates nothing proportional to the image. It holds the largest image's worth.
+    /// </summary>
+    private sealed class Scratch
+    {
+        public uint[] Starts = [];
+        public uint[] NoTarget = [];
+        public long[] Branches = new long[1024];
+        public long[] BranchesA = new long[1024];
+        public byte[] State = [];
+        public readonly IcedDecoder Iced = new();
+    }
+
+    [ThreadStatic] private static Scratch? t_scratch;
 
     /// <summary>
     /// State the linear pass carries from one instruction to the next. Only the previous
@@ -71,8 +101,90 @@ public static class ImageVerifier
         public byte Gate;
     }
 
+    /// <summary>Bundle state after <see cref="BundleParallelPass"/>: clean bundles need no linear pass.</summary>
+    private const byte Dirty = 0, Clean = 1, Redone = 2;
+
+    /// <summary>
+    /// The fast pre-pass. Because a valid image never has an instruction crossing a bundle end,
+    /// every bundle can be decoded from its own start, independently of the others. Four cursors,
+    /// one in each quarter of the image, decode bundles with the turbo tables in lockstep, so that
+    /// the CPU overlaps their dependency chains (byte, table, length, next byte). A bundle made
+    /// only of turbo forms (plain, or direct branches, a call ending the bundle) whose last
+    /// instruction ends exactly at the bundle end is Clean: its instruction starts are final and
+    /// its branches go to <paramref name="branchesA"/>. Everything else is left Dirty for the
+    /// exact linear pass (<see cref="Scan"/>), which also re-does a Clean bundle if the linear
+    /// decoding enters it anywhere but at its start.
+    /// </summary>
+    private static unsafe int BundleParallelPass(byte* p, int len, uint[] starts, byte[] state, ref long[] branchesA)
+    {
+        int eligible = Math.Max(0, (len - FastDecoder.Lookahead + 1) >> 5); // whole bundles decodable with lookahead
+        int quarter = (eligible + Lanes - 1) / Lanes;
+        int nb = 0;
+        Cursor c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int k = 0; k < quarter; k++)
+        {
+            if (nb + 4 * 64 > branchesA.Length) Array.Resize(ref branchesA, branchesA.Length * 2);
+            c0.Start(k, eligible);
+            c1.Start(k + quarter, eligible);
+            c2.Start(k + 2 * quarter, eligible);
+            c3.Start(k + 3 * quarter, eligible);
+            while ((c0.Pos < c0.End) | (c1.Pos < c1.End) | (c2.Pos < c2.End) | (c3.Pos < c3.End))
+            {
+                if (c0.Pos < c0.End) c0.Step(p, branchesA, ref nb);
+                if (c1.Pos < c1.End) c1.Step(p, branchesA, ref nb);
+                if (c2.Pos < c2.End) c2.Step(p, branchesA, ref nb);
+                if (c3.Pos < c3.End) c3.Step(p, branchesA, ref nb);
+            }
+            c0.Finish(starts, state);
+            c1.Finish(starts, state);
+            c2.Finish(starts, state);
+            c3.Finish(starts, state);
+        }
+        return nb;
+    }
+
+    /// <summary>Bundles the pre-pass decodes at once, one per cursor.</summary>
+    private const int Lanes = 4;
+
+    /// <summary>One pre-pass cursor: decodes one bundle from its start with the turbo tables.</summary>
+    private struct Cursor
+    {
+        public int Pos, End, Bundle;
+        public uint Bits;
+        public bool Ok, Live;
+
+        public void Start(int bundle, int eligible)
+        {
+            Bundle = bundle;
+            Live = bundle < eligible;
+            Pos = bundle << 5;
+            End = Live ? Pos + 32 : Pos;
+            Bits = 0;
+            Ok = true;
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public unsafe void Step(byte* p, long[] branchesA, ref int nb)
+        {
+            int l = FastDecoder.TurboLength(p + Pos);
+            if (l == 0)
+            {
+                l = FastDecoder.TurboBranch(p + Pos, Pos, out long target, out bool call);
+                if (l == 0 || (call && ((Pos + l) & 31) != 0)) { Ok = false; l = End - Pos; }
+                else { branchesA[nb] = Pos; branchesA[nb + 1] = target; nb += 2; }
+            }
+            Bits |= 1u << (Pos & 31);
+            Pos += l;
+        }
+
+        public readonly void Finish(uint[] starts, byte[] state)
+        {
+            if (Live && Ok && Pos == End) { starts[Bundle] = Bits; state[Bundle] = Clean; }
+        }
+    }
+
     private static unsafe int Scan(byte* p, int len, byte gate, bool useFastPath, IcedDecoder iced,
-        uint[] starts, uint[] noTarget, ref long[] branches, FindingSink sink)
+        uint[] starts, uint[] noTarget, byte[] state, ref long[] branches, FindingSink sink)
     {
         int fastLimit = useFastPath ? len - FastDecoder.Lookahead : -1;
         var st = new ScanState { PrevPos = -1, Gate = gate, FastLimit = fastLimit };
@@ -82,48 +194,67 @@ public static class ImageVerifier
         {
             while (pos < len)
             {
-                if (pos <= fastLimit)
+                int bundle = pos >> 5;
+                if (state[bundle] != Dirty)
                 {
-                    // The hottest path: a plain form whose length comes from the tables alone, inside its bundle.
-                    int t = pos + FastDecoder.TurboLength(p + pos);
-                    if (t != pos)
+                    if ((pos & 31) == 0 && state[bundle] == Clean)
                     {
-                        if (((pos ^ (t - 1)) & ~31) == 0)
+                        // Decoded by the pre-pass and entered at its start: nothing to do.
+                        st.PrevPos = (bundle << 5) + 31 - System.Numerics.BitOperations.LeadingZeroCount(startBits[bundle]);
+                        pos += 32;
+                        continue;
+                    }
+                    // The linear decoding enters this bundle mid-way (an instruction crossed into
+                    // it): its pre-pass result does not describe the image; decode it linearly.
+                    state[bundle] = Redone;
+                    startBits[bundle] = 0;
+                }
+                int bundleEnd = Math.Min(len, (bundle << 5) + 32);
+                while (pos < bundleEnd)
+                {
+                    if (pos <= fastLimit)
+                    {
+                        // The hottest path: a plain form whose length comes from the tables alone, inside its bundle.
+                        int t = pos + FastDecoder.TurboLength(p + pos);
+                        if (t != pos)
                         {
-                            startBits[pos >> 5] |= 1u << (pos & 31);
-                            st.PrevPos = pos;
-                            pos = t;
-                            continue;
+                            if (((pos ^ (t - 1)) & ~31) == 0)
+                            {
+                                startBits[pos >> 5] |= 1u << (pos & 31);
+                                st.PrevPos = pos;
+                                pos = t;
+                                continue;
+                            }
+                        }
+                        else
+                        {
+                            // Next hottest: a direct branch inside its bundle (a call must end it).
+                            t = pos + FastDecoder.TurboBranch(p + pos, pos, out long target, out bool call);
+                            if (t != pos && ((pos ^ (t - 1)) & ~31) == 0 && (!call || (t & 31) == 0))
+                            {
+                                startBits[pos >> 5] |= 1u << (pos & 31);
+                                if (st.Branches + 2 > branches.Length) Grow(ref branches);
+                                branches[st.Branches] = pos;
+                                branches[st.Branches + 1] = target;
+                                st.Branches += 2;
+                                st.PrevPos = pos;
+                                pos = t;
+                                continue;
+                            }
                         }
                     }
-                    else
+                    DecodeStep(p, pos, fastLimit, iced, ref ins);
+                    int end = pos + ins.Length;
+                    if (ins.Kind == InsnKind.Plain && ((pos ^ (end - 1)) & ~31) == 0)
                     {
-                        // Next hottest: a direct branch inside its bundle (a call must end it).
-                        t = pos + FastDecoder.TurboBranch(p + pos, pos, out long target, out bool call);
-                        if (t != pos && ((pos ^ (t - 1)) & ~31) == 0 && (!call || (t & 31) == 0))
-                        {
-                            startBits[pos >> 5] |= 1u << (pos & 31);
-                            if (st.Branches + 2 > branches.Length) Grow(ref branches);
-                            branches[st.Branches] = pos;
-                            branches[st.Branches + 1] = target;
-                            st.Branches += 2;
-                            st.PrevPos = pos;
-                            pos = t;
-                            continue;
-                        }
+                        startBits[pos >> 5] |= 1u << (pos & 31);
+                        st.PrevPos = pos;
+                        pos = end;
+                        continue;
                     }
+                    pos = Other(p, pos, in ins, ref st, iced, starts, noTarget, ref branches, sink);
+                    if (sink.Full) return st.Branches;
                 }
-                DecodeStep(p, pos, fastLimit, iced, ref ins);
-                int end = pos + ins.Length;
-                if (ins.Kind == InsnKind.Plain && ((pos ^ (end - 1)) & ~31) == 0)
-                {
-                    startBits[pos >> 5] |= 1u << (pos & 31);
-                    st.PrevPos = pos;
-                    pos = end;
-                    continue;
-                }
-                pos = Other(p, pos, in ins, ref st, iced, starts, noTarget, ref branches, sink);
-                if (sink.Full) return st.Branches;
             }
         }
         if ((len & 31) != 0)
@@ -203,36 +334,25 @@ public static class ImageVerifier
     }
 
     /// <summary>
-    /// The instruction starts the verifier's linear pass sees (the same decode step and the
-    /// same resynchronisation at the next bundle after undecodable bytes), for cross-checking.
+    /// The instruction starts the verifier recorded for <paramref name="image"/> (its bitmap after
+    /// a full run: pre-pass, linear pass, resynchronisation after undecodable bytes), for
+    /// cross-checking against Iced.
     /// </summary>
-    internal static unsafe List<int> Boundaries(ReadOnlySpan<byte> image, bool useFastPath = true)
+    internal static List<int> Boundaries(ReadOnlySpan<byte> image, bool useFastPath = true)
     {
-        var starts = new List<int>();
-        var iced = new IcedDecoder();
-        int len = image.Length;
-        int fastLimit = useFastPath ? len - FastDecoder.Lookahead : -1;
-        Insn ins = default;
-        fixed (byte* p = image)
-        {
-            iced.Reset(p, len);
-            int pos = 0;
-            while (pos < len)
-            {
-                DecodeStep(p, pos, fastLimit, iced, ref ins);
-                if (ins.Kind == InsnKind.Invalid) { pos = (pos & ~31) + 32; continue; }
-                starts.Add(pos);
-                pos += ins.Length;
-            }
-        }
-        return starts;
+        Run(image, VerifierOptions.Default with { MaxFindings = int.MaxValue }, useFastPath);
+        var bits = t_scratch!.Starts;
+        var list = new List<int>();
+        for (int k = 0; k < (image.Length + 31) >> 5; k++)
+            for (uint w = bits[k]; w != 0; w &= w - 1)
+                list.Add((k << 5) + System.Numerics.BitOperations.TrailingZeroCount(w));
+        return list;
     }
 
     private static void Grow(ref long[] branches)
     {
-        var bigger = ArrayPool<long>.Shared.Rent(branches.Length * 2);
+        var bigger = new long[branches.Length * 2];
         Array.Copy(branches, bigger, branches.Length);
-        ArrayPool<long>.Shared.Return(branches);
         branches = bigger;
     }
 
@@ -296,12 +416,26 @@ public static class ImageVerifier
         }
     }
 
-    private static void CheckTargets(int len, uint[] starts, uint[] noTarget, long[] branches, int n, FindingSink sink)
+    private static void CheckTargets(int len, uint[] starts, uint[] noTarget, byte[] state, long[] branchesA, int nA,
+        long[] branches, int n, FindingSink sink)
     {
-        for (int i = 0; i < n && !sink.Full; i += 2)
+        // Accepted images are the fast case: one pass that only looks.
+        bool bad = false;
+        for (int i = 0; i < nA && !bad; i += 2)
+            bad = state[branchesA[i] >> 5] == Clean && !GoodTarget(branchesA[i + 1], len, starts, noTarget);
+        for (int i = 0; i < n && !bad; i += 2)
+            bad = !GoodTarget(branches[i + 1], len, starts, noTarget);
+        if (!bad) return;
+        // Findings, in source order (as a purely linear pass would record them).
+        var all = new List<(long Src, long Target)>();
+        for (int i = 0; i < nA; i += 2)
+            if (state[branchesA[i] >> 5] == Clean) all.Add((branchesA[i], branchesA[i + 1]));
+        for (int i = 0; i < n; i += 2) all.Add((branches[i], branches[i + 1]));
+        all.Sort((x, y) => x.Src.CompareTo(y.Src));
+        foreach (var (src64, t) in all)
         {
-            int src = (int)branches[i];
-            long t = branches[i + 1];
+            if (sink.Full) return;
+            int src = (int)src64;
             if (t < 0 || t >= len)
                 sink.Add(src, Rule.DirectTargets, $"target 0x{t:x} is outside the image");
             else if ((starts[t >> 5] & (1u << (int)(t & 31))) == 0)
@@ -310,6 +444,9 @@ public static class ImageVerifier
                 sink.Add(src, Rule.DirectTargets, $"target 0x{t:x} is the second half of a pseudo-instruction");
         }
     }
+
+    private static bool GoodTarget(long t, int len, uint[] starts, uint[] noTarget) =>
+        t >= 0 && t < len && (starts[t >> 5] & (1u << (int)(t & 31))) != 0 && (noTarget[t >> 5] & (1u << (int)(t & 31))) == 0;
 
     private static void CheckEntries(int len, IReadOnlyList<long> entries, FindingSink sink)
     {

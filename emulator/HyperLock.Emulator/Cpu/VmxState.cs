@@ -70,10 +70,13 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref ulong VmcsRef(uint encoding) => ref Vmcs[VmcsFields.SlotOf(encoding)];
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong VmRead(uint encoding) => Vmcs[VmcsFields.SlotOf(encoding)];
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void VmWrite(uint encoding, ulong value) => Vmcs[VmcsFields.SlotOf(encoding)] = TruncateField(encoding, value);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong TruncateField(uint encoding, ulong value) => VmcsField.Width(encoding) switch
     {
         VmcsWidth.Bits16 => value & 0xFFFF,
@@ -342,6 +345,51 @@ public sealed partial class Cpu
     public bool VmxInterceptMovDr(ref Decode.Insn i, int dr, int gpr, bool toDr) =>
         (VProc & VmxControls.ProcMovDr) != 0
         && RaiseVmExit(ExitReason.MovDr, (uint)dr | (toDr ? 0 : 1UL << 4) | ((ulong)(uint)gpr << 8), ref i);
+
+    /// <summary>
+    /// A task switch attempted in non-root operation (CALL/JMP to a TSS or task gate, IRET with NT,
+    /// INT through a task gate) exits unconditionally (9). <paramref name="source"/>: 0 CALL,
+    /// 1 IRET, 2 JMP, 3 task gate in the IDT; qualification = selector | source &lt;&lt; 30.
+    /// </summary>
+    public bool VmxInterceptTaskSwitch(ref Decode.Insn i, ushort selector, int source) =>
+        RaiseVmExit(ExitReason.TaskSwitch, selector | ((ulong)(uint)source << 30), ref i);
+
+    /// <summary>
+    /// An INIT signal: in non-root operation it causes a VM exit (3) at the next instruction
+    /// boundary; in VMX root operation INIT is blocked (it stays pending and is dropped here).
+    /// Returns true when the signal was consumed by VMX.
+    /// </summary>
+    public bool VmxSignalInit()
+    {
+        if (!InVmxOperation) return false;
+        if (InNonRoot)
+        {
+            _initPending = true;
+            VmxEventWatch = true;
+            ExitRequest |= ExitEvent;
+        }
+        return true;
+    }
+
+    private bool _initPending;
+
+    /// <summary>
+    /// In VMX operation, CR0 and CR4 must keep the IA32_VMX_CR0/CR4_FIXED bits (CR4.VMXE cannot be
+    /// cleared; CR0.PE/PG may be 0 for an unrestricted guest). MOV to CR0/CR4 and LMSW call this
+    /// with the value about to be loaded and raise #GP(0) when it returns false.
+    /// </summary>
+    public bool VmxCrValueAllowed(int cr, ulong value)
+    {
+        if (!InVmxOperation) return true;
+        if (cr == 0)
+        {
+            ulong fixed0 = VmxCapabilities.Cr0Fixed0;
+            if (InNonRoot && (VProc2 & VmxControls.Proc2Unrestricted) != 0) fixed0 &= ~(Bits.Cr0Pe | Bits.Cr0Pg);
+            return (value & fixed0) == fixed0 && (value & ~VmxCapabilities.Cr0Fixed1 & 0xFFFFFFFF) == 0;
+        }
+        if (cr == 4) return (value & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0 && (value & ~VmxCapabilities.Cr4Fixed1) == 0;
+        return true;
+    }
 
     /// <summary>Virtual-NMI blocking ends at IRET in the guest (call from the IRET handler).</summary>
     public void VmxOnIret()

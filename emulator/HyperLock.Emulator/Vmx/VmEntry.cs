@@ -400,7 +400,7 @@ public sealed partial class Cpu
 
     internal void RecomputeVmxWatch()
     {
-        VmxEventWatch = InNonRoot && (_entryShadowPending || VmxTimerDeadline != ulong.MaxValue
+        VmxEventWatch = InNonRoot && (_entryShadowPending || _initPending || VmxTimerDeadline != ulong.MaxValue
             || (VProc & (C.ProcIntWindow | C.ProcNmiWindow)) != 0 || (VPin & C.PinExtIntExiting) != 0);
     }
 
@@ -457,6 +457,7 @@ public sealed partial class Cpu
     /// <summary>Stores MSR values into an MSR-store list; returns false on failure (VMX abort).</summary>
     private bool StoreMsrList(ulong address, uint count)
     {
+        if (count > Cap.MsrListMax) return false;
         for (uint k = 0; k < count; k++)
         {
             ulong e = address + (ulong)k * 16;

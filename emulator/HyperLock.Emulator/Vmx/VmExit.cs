@@ -79,6 +79,13 @@ public sealed partial class Cpu
         bool shadow = Retired < InterruptShadowUntil;
         bool irq = Interrupts != null && Interrupts.HasInterrupt;
         if (!VmxEventWatch && !irq) return false;
+        if (_initPending)
+        {
+            _initPending = false;
+            ResetExitInfo();
+            DoVmExit(ExitReason.Init, 0);
+            return true;
+        }
         if (VmxTimerDeadline != ulong.MaxValue)
         {
             bool expired = Now >= VmxTimerDeadline;
@@ -93,6 +100,13 @@ public sealed partial class Cpu
                 DoVmExit(ExitReason.PreemptionTimer, 0);
                 return true;
             }
+        }
+        if (Halted && !irq && (VPin & C.PinExtIntExiting) != 0 && !IF && EventDeadline != ulong.MaxValue
+            && EventDeadline > Now && EventDeadline < VmxTimerDeadline)
+        {
+            // HLT with IF = 0 still wakes for an external interrupt that exits: skip to the next device event.
+            IdleCycles += EventDeadline - Now;
+            return true;
         }
         if ((VProc & C.ProcNmiWindow) != 0 && !NmiBlocked && !(shadow && MovSsShadow))
         {
@@ -274,6 +288,7 @@ public sealed partial class Cpu
         VmxTimerDeadline = ulong.MaxValue;
         VmxEventWatch = false;
         _entryShadowPending = false;
+        _initPending = false;
         Halted = false;
         InterruptShadowUntil = 0;
         MovSsShadow = false;

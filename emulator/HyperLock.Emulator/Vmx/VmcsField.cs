@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace HyperLock.Emulator.Vmx;
 
 /// <summary>Width of a VMCS field (encoding bits 14:13).</summary>
@@ -67,8 +69,10 @@ public static class VmcsField
         HostTrBase = 0x6C0A, HostGdtrBase = 0x6C0C, HostIdtrBase = 0x6C0E, HostSysenterEsp = 0x6C10,
         HostSysenterEip = 0x6C12, HostRsp = 0x6C14, HostRip = 0x6C16;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VmcsWidth Width(uint encoding) => (VmcsWidth)((encoding >> 13) & 3);
     public static VmcsType Type(uint encoding) => (VmcsType)((encoding >> 10) & 3);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Index(uint encoding) => (int)((encoding >> 1) & 0x1FF);
     public static bool IsHighAccess(uint encoding) => (encoding & 1) != 0;
 
@@ -187,6 +191,7 @@ public static class VmcsFields
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Key(uint encoding) =>
         (int)((((encoding >> 13) & 3) << 2 | ((encoding >> 10) & 3)) << 9) | VmcsField.Index(encoding);
 
@@ -203,6 +208,7 @@ public static class VmcsFields
     }
 
     /// <summary>Slot of a supported field's full encoding (for the model's own accesses).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int SlotOf(uint encoding) => SlotByKey[Key(encoding)];
 
     /// <summary>Highest index among supported fields (IA32_VMX_VMCS_ENUM bits 9:1).</summary>

@@ -109,6 +109,51 @@ public static class CoverageReport
         return "{ " + string.Join(", ", parts) + " }";
     }
 
+    /// <summary>Parses <see cref="StateJson"/> output back into a state (for replaying a traced or reported case).</summary>
+    public static MachineState ParseStateJson(string json)
+    {
+        var s = new MachineState();
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        static ulong Hex(string v) => ulong.Parse(v.AsSpan(v.StartsWith("0x", StringComparison.Ordinal) ? 2 : 0), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        var st = new List<(int Index, ushort SignExp, ulong Mantissa)>();
+        foreach (var p in doc.RootElement.EnumerateObject())
+        {
+            string name = p.Name;
+            int gpr = Array.IndexOf(MachineState.GprNames, name);
+            if (gpr >= 0) { s.Gpr[gpr] = Hex(p.Value.GetString()!); continue; }
+            switch (name)
+            {
+                case "rflags": s.Rflags = Hex(p.Value.GetString()!); continue;
+                case "mxcsr": s.Mxcsr = (uint)Hex(p.Value.GetString()!); continue;
+                case "fcw": s.Fcw = (ushort)Hex(p.Value.GetString()!); continue;
+                case "fsw": s.Fsw = (ushort)Hex(p.Value.GetString()!); continue;
+                case "ftw": s.Ftw = (byte)Hex(p.Value.GetString()!); continue;
+                case "scratch":
+                    foreach (var run in p.Value.EnumerateArray())
+                    {
+                        ulong at = ScratchLayout.ScratchBase + Hex(run.GetProperty("offset").GetString()!);
+                        byte[] bytes = Convert.FromHexString(run.GetProperty("hex").GetString()!);
+                        for (int k = 0; k < bytes.Length; k++) s.WriteMemory(at + (ulong)k, 1, bytes[k]);
+                    }
+                    continue;
+            }
+            if (name.StartsWith("xmm", StringComparison.Ordinal))
+            {
+                int i = int.Parse(name.AsSpan(3), CultureInfo.InvariantCulture);
+                string v = p.Value.GetString()!.PadLeft(34, '0')[2..];
+                s.Xmm[2 * i + 1] = Hex(v[..16]);
+                s.Xmm[2 * i] = Hex(v[16..]);
+            }
+            else if (name.StartsWith("st", StringComparison.Ordinal))
+            {
+                string[] parts = p.Value.GetString()!.Split(':');
+                st.Add((int.Parse(name.AsSpan(2), CultureInfo.InvariantCulture), (ushort)Hex(parts[0]), Hex(parts[1])));
+            }
+        }
+        foreach (var (i, se, m) in st) { s.StSignExp[i] = se; s.StMantissa[i] = m; }
+        return s;
+    }
+
     private static void AddRuns(List<string> runs, byte[] bytes, ulong offset)
     {
         int i = 0;

@@ -35,6 +35,9 @@ public sealed record PassOptions
         return false;
     }
 
+    /// <summary>Called with every case just before it runs natively (the runner's --trace: finds a case that kills the process).</summary>
+    public Action<DiffCase>? Trace { get; init; }
+
     /// <summary>Called with progress text now and then (the runner prints it).</summary>
     public Action<string>? Progress { get; init; }
 }
@@ -89,8 +92,12 @@ public sealed class DifferentialPass : IDisposable
             ?? throw new InvalidOperationException("native execution is unavailable: " + failure);
     }
 
+    /// <summary>Called with every case (minimization candidates included) just before it runs natively.</summary>
+    public Action<DiffCase>? Trace { get; set; }
+
     public PassResult Run(PassOptions options)
     {
+        if (options.Trace != null) Trace = options.Trace;
         var sw = Stopwatch.StartNew();
         var result = new PassResult { Options = options, Excluded = FormCatalog.Excluded };
         var runnable = new List<Form>();
@@ -166,6 +173,7 @@ public sealed class DifferentialPass : IDisposable
     /// <summary>Runs one case both ways and compares.</summary>
     public (List<Difference> Diffs, string EmulatorStop) RunBoth(DiffCase c)
     {
+        Trace?.Invoke(c);
         MachineState native;
         lock (NativeExecutor.Lock) native = _native.Run(c.Bytes, c.Initial);
         var emu = _emulator.Run(c.Bytes, c.Initial);

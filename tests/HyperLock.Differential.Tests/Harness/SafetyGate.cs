@@ -26,9 +26,50 @@ public static class SafetyGate
             int size = Math.Max(mem.MemorySize.GetSize(), 1);
             if (form.Mnemonic is Mnemonic.Lea) continue;
             if (IsNoAccess(form)) continue;
-            if (va < ScratchLayout.ScratchBase + 0x100 || va + (ulong)size + 0x100 > ScratchLayout.ScratchBase + ScratchLayout.ScratchSize)
-                return $"access at 0x{va:x} outside scratch";
+            // Every access stays inside one compared window (written so that nothing can wrap:
+            // an address near 2^64 must not look small).
+            if (size > 0x200 || !InWindow(va, (ulong)size, out _, out _))
+                return $"access at 0x{va:x} outside the scratch windows";
             if (size == 16 && (va & 15) != 0) return $"misaligned 16-byte access at 0x{va:x}";
+        }
+
+        // String operands, checked from RSI/RDI directly (Iced reports no memory for REP forms),
+        // the whole REP run in the direction DF gives.
+        for (int k = 0; k < ins.OpCount; k++)
+        {
+            var kind = ins.GetOpKind(k);
+            ulong va;
+            switch (kind)
+            {
+                case OpKind.MemorySegRSI: va = s.Gpr[6]; break;
+                case OpKind.MemoryESRDI or OpKind.MemorySegRDI: va = s.Gpr[7]; break;
+                case OpKind.MemorySegESI or OpKind.MemorySegEDI or OpKind.MemoryESEDI or OpKind.MemorySegSI
+                    or OpKind.MemorySegDI or OpKind.MemoryESDI: return "string operand with 16/32-bit addressing";
+                default: continue;
+            }
+            if (ins.SegmentPrefix is Register.FS or Register.GS) return "FS/GS string operand";
+            ulong size = (ulong)Math.Max(ins.MemorySize.GetSize(), 1);
+            if (size > 16 || !InWindow(va, size, out ulong lo, out ulong hi)) return $"string access at 0x{va:x} outside the windows";
+            if (ins.HasRepPrefix || ins.HasRepnePrefix)
+            {
+                ulong count = s.Gpr[1];
+                if (count > 64) return $"REP count {count} too large";
+                ulong span = count * size;
+                bool down = (s.Rflags & 0x400) != 0;
+                if (down ? va - lo < span : hi - size - va < span) return $"REP run from 0x{va:x} leaves the window";
+            }
+        }
+
+        // The stack: RSP near the stack top; LEAVE and ENTER read through RBP.
+        ulong rsp = s.Gpr[4];
+        if (rsp < ScratchLayout.StackTop - 0x20 || rsp > ScratchLayout.StackTop) return $"RSP 0x{rsp:x} is not at the scratch stack";
+        if (form.Mnemonic == Mnemonic.Leave && !InWindow(s.Gpr[5], 8, out _, out _)) return "LEAVE with RBP outside the stack window";
+        if (form.Mnemonic == Mnemonic.Enter)
+        {
+            int level = ins.Immediate8_2nd & 31;
+            if (ins.Immediate16 > 0x400) return "ENTER frame too large";
+            if (level > 1 && !InWindow(s.Gpr[5] - 8UL * (ulong)(level - 1), 8UL * (ulong)(level - 1), out _, out _))
+                return "ENTER nesting reads outside the stack window";
         }
 
         // RSP may only change as a stack instruction changes it.
@@ -87,6 +128,17 @@ public static class SafetyGate
         if ((s.Fsw & 0x8080) != 0) return "FSW has ES or B set";
         if ((s.Rflags & ~0xCD7UL & ~0x600UL) != 0) return "RFLAGS sets system flags";
         return null;
+    }
+
+    /// <summary>True when [va, va+size) lies inside the data window or the stack window; gives that window.</summary>
+    private static bool InWindow(ulong va, ulong size, out ulong lo, out ulong hi)
+    {
+        lo = ScratchLayout.DataBase;
+        hi = ScratchLayout.DataBase + ScratchLayout.DataSize;
+        if (va >= lo && va <= hi - size) return true;
+        lo = ScratchLayout.StackWindowBase;
+        hi = ScratchLayout.StackWindowBase + ScratchLayout.StackWindowSize;
+        return va >= lo && va <= hi - size;
     }
 
     /// <summary>All SSE exceptions masked, no reserved bits: an unmasked exception would be SIGFPE natively.</summary>

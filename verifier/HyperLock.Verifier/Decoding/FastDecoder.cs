@@ -80,25 +80,36 @@ internal static unsafe class FastDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int TurboLength(byte* p)
     {
-        int pfx = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboPrefix), p[0]);
-        int i = pfx != 0 ? 1 : 0;
-        int r = p[i];
+        // One 8-byte load; every byte the turbo path needs is then a shift away, which keeps the
+        // dependency chain from one instruction's start to the next short.
+        ulong w = Unsafe.ReadUnaligned<ulong>(p);
+        int b0 = (int)(w & 0xFF);
+        int pfx = (b0 == 0x66).ToInt() | ((b0 == 0xF3).ToInt() << 1) | (((b0 == 0xF2).ToInt() * 3));
+        int i = (pfx + 3) >> 2; // 1 when there is a legacy prefix (pfx 1-3), else 0
+        int r = (int)(w >> (i << 3)) & 0xFF;
         // 0x66 with REX.W is redundant (the reference path rejects it): not turbo.
-        if (pfx == 1 && (r & 0xF8) == 0x48) return 0;
-        i += (r & 0xF0) == 0x40 ? 1 : 0;
-        int op = p[i];
-        int two = op == 0x0F ? 1 : 0;
-        int at = i + 1 + two;
-        int idx = (pfx << 9) | (two != 0 ? 256 + p[i + 1] : op);
+        if ((pfx == 1) & ((r & 0xF8) == 0x48)) return 0;
+        i += ((r & 0xF0) == 0x40).ToInt();
+        ulong rest = w >> (i << 3);
+        int op = (int)(rest & 0xFF);
+        int two = (op == 0x0F).ToInt();
+        // Branch-free choice between the one-byte and the 0F map: op, or 256 + the next byte.
+        int idx = (pfx << 9) | (op + two * (256 + (int)((rest >> 8) & 0xFF) - op));
         int t = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.Turbo), idx);
         if (t == 0) return 0;
+        int at = i + 1 + two; // at most 4, so ModRM and SIB are inside w
         int imm = t & 7;
-        if (imm == FastDecoderTables.ImmMovImm) imm = (r & 0xF8) == 0x48 ? 8 : 4;
-        int e = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboModRM), ((t >> 3) & 7) << 8 | p[at]);
+        int movImm = (imm == FastDecoderTables.ImmMovImm).ToInt();
+        imm -= movImm * (1 - 4 * ((r & 0xF8) == 0x48).ToInt()); // 5 -> 4, or 8 with REX.W
+        int m = (int)(w >> (at << 3)) & 0xFF;
+        int e = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FastDecoderTables.TurboModRM), ((t >> 3) & 7) << 8 | m);
         if (e == 0xFF) return 0;
-        int sib = (e >> 5) & ((p[at + 1] & 7) == 5 ? 1 : 0);
-        return at + imm + (e & 31) + (sib << 2);
+        int sibBase5 = (((int)(w >> ((at + 1) << 3)) & 7) == 5).ToInt();
+        return at + imm + (e & 31) + (((e >> 5) & sibBase5) << 2);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ToInt(this bool b) => Unsafe.As<bool, byte>(ref b);
 
     /// <summary>
     /// The general fast decoder: every kind the rules need (masks, field immediates, branches,

@@ -134,6 +134,11 @@ public sealed unsafe partial class Cpu
         }
     }
 
+    /// <summary>
+    /// Runs up to <paramref name="budget"/> instructions of a block. <see cref="Retired"/> is
+    /// exact while a handler runs (instructions before it, not itself), so RDTSC and device
+    /// reads of virtual time see the true clock even in the middle of a block.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ExecuteBlock(Block block, ulong budget)
     {
@@ -151,25 +156,21 @@ public sealed unsafe partial class Cpu
                 {
                     // A fault leaves RIP at the instruction and does not retire it; a software
                     // interrupt (INT n, INT3, INTO) has completed and its handler set RIP past it.
-                    if (PendingSoftware != SoftwareEventKind.None) PendingSoftwareLength = insn.Len;
-                    Retired += (ulong)(PendingSoftware != SoftwareEventKind.None ? k + 1 : k);
+                    if (PendingSoftware != SoftwareEventKind.None)
+                    {
+                        PendingSoftwareLength = insn.Len;
+                        Retired++;
+                    }
                     return;
                 }
                 if (!insn.IsTerminator) Rip += insn.Len;
-                Retired += (ulong)(k + 1);
+                Retired++;
                 return;
             }
-            if (insn.IsTerminator)
-            {
-                Retired += (ulong)(k + 1);
-                return;
-            }
+            Retired++;
+            if (insn.IsTerminator) return;
             Rip += insn.Len;
-            if (++k == count)
-            {
-                Retired += (ulong)k;
-                return;
-            }
+            if (++k == count) return;
         }
     }
 

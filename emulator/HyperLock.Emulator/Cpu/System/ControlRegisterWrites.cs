@@ -48,6 +48,8 @@ public sealed partial class Cpu
     {
         if ((value >> 32) != 0) { RaiseGp(0); return false; }
         value = (value & Cr0Writable) | Bits.Cr0Et;
+        // In VMX operation the fixed CR0 bits (IA32_VMX_CR0_FIXED0/1) cannot change.
+        if (!VmxCrValueAllowed(0, value)) { RaiseGp(0); return false; }
         ulong old = Cr0;
         bool pg = (value & Bits.Cr0Pg) != 0, oldPg = (old & Bits.Cr0Pg) != 0;
         if (pg && (value & Bits.Cr0Pe) == 0) { RaiseGp(0); return false; }
@@ -90,6 +92,8 @@ public sealed partial class Cpu
     public bool WriteCr4(ulong value)
     {
         if ((value & ~Cr4Supported) != 0) { RaiseGp(0); return false; }
+        // In VMX operation CR4.VMXE and the other fixed CR4 bits cannot change.
+        if (!VmxCrValueAllowed(4, value)) { RaiseGp(0); return false; }
         ulong old = Cr4;
         if (LongModeActive && (value & Bits.Cr4Pae) == 0) { RaiseGp(0); return false; }
         if ((value & Bits.Cr4Pcide) != 0 && (old & Bits.Cr4Pcide) == 0 && (!LongModeActive || (Cr3 & 0xFFF) != 0))

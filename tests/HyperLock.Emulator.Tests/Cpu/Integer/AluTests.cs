@@ -21,7 +21,7 @@ public class IntegerAluTests
         if (r == 0) f |= F.ZF;
         if ((r & sign) != 0) f |= F.SF;
         if ((((a ^ b ^ r) >> 4) & 1) != 0) f |= F.AF;
-        if ((System.Numerics.BitOperations.PopCount(r & 0xFF) & 1) == 0) f |= F.PF;
+        if ((global::System.Numerics.BitOperations.PopCount(r & 0xFF) & 1) == 0) f |= F.PF;
         return f;
     }
 

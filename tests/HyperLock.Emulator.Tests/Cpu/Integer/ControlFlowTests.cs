@@ -13,7 +13,7 @@ public class IntegerControlFlowTests
         ulong r = (a - b) & m;
         ulong sign = 1UL << (bits - 1);
         bool cf = a < b, zf = r == 0, sf = (r & sign) != 0, of = ((a ^ b) & (a ^ r) & sign) != 0;
-        bool pf = (System.Numerics.BitOperations.PopCount(r & 0xFF) & 1) == 0;
+        bool pf = (global::System.Numerics.BitOperations.PopCount(r & 0xFF) & 1) == 0;
         bool v = (cc >> 1) switch { 0 => of, 1 => cf, 2 => zf, 3 => cf || zf, 4 => sf, 5 => pf, 6 => sf != of, _ => zf || sf != of };
         return v ^ ((cc & 1) != 0);
     }

@@ -122,4 +122,50 @@ public class IntegerLegacyModeTests
             c => { c.Memory.Write(Snip.Scratch, 4, unchecked((uint)-5)); c.Memory.Write(Snip.Scratch + 4, 4, 10); c.R(Reg.Rax) = unchecked((uint)-6); }, bitness: 32);
         Assert.Equal(Vector.BR, t.Stop.Vector);
     }
+
+    [Fact]
+    public void IndirectCallJccEnterLeaveIn32BitCode()
+    {
+        using var s = Snip.Run(a =>
+        {
+            var f = a.CreateLabel(); var skip = a.CreateLabel(); var start = a.CreateLabel();
+            a.db(0xEB, 10);            // jmp short over the 10-byte function at 0x400002
+            a.Label(ref f);
+            a.enter(8, 0);             // 4 bytes
+            a.mov(ecx, esp);           // 2
+            a.mov(edx, ebp);           // 2
+            a.leave();                 // 1
+            a.ret();                   // 1
+            a.Label(ref start);
+            a.mov(ebx, 0);
+            a.mov(eax, 0x400002);
+            a.mov(__dword_ptr[(int)Snip.Scratch], eax);
+            a.call(__dword_ptr[(int)Snip.Scratch]);
+            a.cmp(ecx, 5);
+            a.jl(skip);
+            a.mov(ebx, 1);
+            a.Label(ref skip);
+            a.int3();
+        }, c => c.R(Reg.Rbp) = 0x1234, bitness: 32);
+        s.AssertInt3();
+        ulong sp = 0x100FFFF8 - 4; // after the call pushed its 4-byte return address
+        Assert.Equal(sp - 4, s.R(Reg.Rdx));        // EBP = frame after pushing EBP (4 bytes)
+        Assert.Equal(sp - 4 - 8, s.R(Reg.Rcx));
+        Assert.Equal(0x1234UL, s.R(Reg.Rbp));
+        Assert.Equal(0x100FFFF8UL, s.R(Reg.Rsp));
+        Assert.Equal(1UL, s.R(Reg.Rbx));          // ECX (an address near 0x100FFFE8) is not < 5
+    }
+
+    [Fact]
+    public void StringOpsWithSixteenBitElementsIn32BitCode()
+    {
+        using var s = Snip.Run(a => { a.cld(); a.rep.movsw(); a.int3(); }, c =>
+        {
+            c.Memory.Write(Snip.Scratch, 8, 0x4444333322221111);
+            c.R(Reg.Rsi) = Snip.Scratch; c.R(Reg.Rdi) = Snip.Scratch + 0x100; c.R(Reg.Rcx) = 3;
+        }, bitness: 32);
+        s.AssertInt3();
+        Assert.Equal(0x0000333322221111UL, s.Mem64(Snip.Scratch + 0x100));
+        Assert.Equal(Snip.Scratch + 6, s.R(Reg.Rsi));
+    }
 }

@@ -23,9 +23,9 @@ public class IntegerMiscTests
     public void CpuidVendorAndSubleaves()
     {
         using var s = Snip.Run(a => { a.xor(eax, eax); a.cpuid(); a.int3(); });
-        var name = System.Text.Encoding.ASCII.GetString(BitConverter.GetBytes((uint)s.R(Reg.Rbx)))
-            + System.Text.Encoding.ASCII.GetString(BitConverter.GetBytes((uint)s.R(Reg.Rdx)))
-            + System.Text.Encoding.ASCII.GetString(BitConverter.GetBytes((uint)s.R(Reg.Rcx)));
+        var name = global::System.Text.Encoding.ASCII.GetString(BitConverter.GetBytes((uint)s.R(Reg.Rbx)))
+            + global::System.Text.Encoding.ASCII.GetString(BitConverter.GetBytes((uint)s.R(Reg.Rdx)))
+            + global::System.Text.Encoding.ASCII.GetString(BitConverter.GetBytes((uint)s.R(Reg.Rcx)));
         Assert.Equal("GenuineIntel", name);
         using var t = Snip.Run(a => { a.mov(eax, 7); a.xor(ecx, ecx); a.cpuid(); a.int3(); });
         Assert.Equal((ulong)t.Cpu.Cpuid.Get(7, 0).Ebx, t.R(Reg.Rbx));

@@ -280,4 +280,32 @@ public class IntegerShiftTests
         Assert.Equal(0x080000000000000FUL, s.R(Reg.Rdi));
         Assert.Equal(F.CF, s.Flags & F.CF);
     }
+
+    [Fact]
+    public void ShiftByOperandWidth()
+    {
+        // 8- and 16-bit operands are not masked to their width: shifting by the width empties them,
+        // and CF is the last bit shifted out (bit 0 for SHL, the top bit for SHR).
+        using var s = Snip.Run(a => { a.shl(al, 8); a.setc(bl); a.shr(cx, 16); a.setc(bh); a.sar(dx, 16); a.int3(); },
+            c => { c.R(Reg.Rax) = 0xAA01; c.R(Reg.Rcx) = 0x8000; c.R(Reg.Rdx) = 0x8000; });
+        Assert.Equal(0xAA00UL, s.R(Reg.Rax));
+        Assert.Equal(1UL, s.R(Reg.Rbx) & 0xFF);
+        Assert.Equal(0UL, s.R(Reg.Rcx));
+        Assert.Equal(1UL, (s.R(Reg.Rbx) >> 8) & 0xFF);
+        Assert.Equal(0xFFFFUL, s.R(Reg.Rdx));
+        Assert.Equal(F.CF | F.SF | F.PF, s.Flags);
+        using var t = Snip.Run(a => { a.shl(rax, 63); a.int3(); }, c => c.R(Reg.Rax) = 3);
+        Assert.Equal(0x8000000000000000UL, t.R(Reg.Rax));
+        Assert.Equal(F.CF | F.SF | F.PF, t.Flags & (F.CF | F.SF | F.PF | F.ZF));
+    }
+
+    [Fact]
+    public void ShiftsRunTheSameAtCpl0()
+    {
+        using var s = Snip.Run(a => { a.stc(); a.rcr(__byte_ptr[(long)Snip.Scratch], 1); a.int3(); },
+            c => c.Memory.Write(Snip.Scratch, 1, 0x02), user: false);
+        s.AssertInt3();
+        Assert.Equal(0x81UL, s.Mem(Snip.Scratch, 1));
+        Assert.Equal(0UL, s.Flags & F.CF);
+    }
 }

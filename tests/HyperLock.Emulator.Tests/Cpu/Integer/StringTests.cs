@@ -186,4 +186,23 @@ public class IntegerStringTests
         Assert.Equal(0x5AUL, s.R(Reg.Rax) & 0xFF);
         Assert.Equal(6UL, s.R(Reg.Rsi));
     }
+
+    [Fact]
+    public void RepStosbIntoTheRunningCodeIsSeen()
+    {
+        // rep stosb overwrites the imm32 of the following mov (self-modifying code through a string op).
+        var code = SnippetRunner.Assemble(a =>
+        {
+            a.mov(rdi, 0x400000 + 10 + 2 + 5 + 2 + 1); // mov rdi,imm64 (10) + mov al (2) + mov ecx (5) + rep stosb (2), then B8's imm
+            a.mov(al, 0x11);
+            a.mov(ecx, 4);
+            a.rep.stosb();
+            a.mov(ebx, 0x22222222);
+            a.int3();
+        });
+        using var env = new HyperLock.Emulator.Loaders.SnippetEnvironment(code, user: false, writableCode: true);
+        var stop = env.Cpu.Run(100);
+        Assert.Equal("int3", stop.ToString());
+        Assert.Equal(0x11111111UL, env.Cpu.R(Reg.Rbx));
+    }
 }

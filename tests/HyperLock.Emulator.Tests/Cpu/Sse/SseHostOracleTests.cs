@@ -2348,16 +2348,20 @@ C 10 1fc0 00000000075bcd15 0 4ceb79a3 1fe0
                 uint csr = (uint)H(p[2]), wantCsr = (uint)H(p[6]);
                 const ulong upper = 0x1122334455667788UL;
                 ulong aLo = kind == "S" ? (0xDEADBEEF00000000UL | a) : a;
-                var stop = h.Exec(c =>
+                // Also with the sticky PE flag already set (the host fast paths apply then): same result, flags | PE.
+                foreach (uint pe in new[] { 0u, 0x20u })
                 {
-                    c.Mxcsr = csr;
-                    c.X(0) = new Xmm(aLo, upper);
-                    c.X(1) = new Xmm(kind == "S" ? 0xCAFEBABE00000000UL | b : b, 0x99);
-                });
-                ulong got = h.Cpu.X(0).Lo;
-                ulong wantLo = kind == "S" ? (0xDEADBEEF00000000UL | want) : want;
-                if (stop.ToString() != "int3" || got != wantLo || h.Cpu.X(0).Hi != upper || h.Cpu.Mxcsr != wantCsr)
-                    failures.Add($"{kind} op{op} csr={csr:x4} a={a:x} b={b:x}: want {want:x}/{wantCsr:x4}, got {got:x}/{h.Cpu.Mxcsr:x4} ({stop})");
+                    var stop = h.Exec(c =>
+                    {
+                        c.Mxcsr = csr | pe;
+                        c.X(0) = new Xmm(aLo, upper);
+                        c.X(1) = new Xmm(kind == "S" ? 0xCAFEBABE00000000UL | b : b, 0x99);
+                    });
+                    ulong got = h.Cpu.X(0).Lo;
+                    ulong wantLo = kind == "S" ? (0xDEADBEEF00000000UL | want) : want;
+                    if (stop.ToString() != "int3" || got != wantLo || h.Cpu.X(0).Hi != upper || h.Cpu.Mxcsr != (wantCsr | pe))
+                        failures.Add($"{kind} op{op} csr={csr | pe:x4} a={a:x} b={b:x}: want {want:x}/{wantCsr | pe:x4}, got {got:x}/{h.Cpu.Mxcsr:x4} ({stop})");
+                }
             }
         }
         Assert.True(count > 300, $"only {count} rows");
@@ -2393,16 +2397,19 @@ C 10 1fc0 00000000075bcd15 0 4ceb79a3 1fe0
                 count++;
                 ulong a = H(p[3]), want = H(p[5]);
                 uint csr = (uint)H(p[2]), wantCsr = (uint)H(p[6]);
-                var stop = h.Exec(c =>
+                foreach (uint pe in new[] { 0u, 0x20u })
                 {
-                    c.Mxcsr = csr;
-                    c.R(Reg.Rax) = op >= 8 ? a : 0xFFFFFFFFFFFFFFFFUL;
-                    c.X(0) = default;
-                    c.X(1) = new Xmm(a, 0);
-                });
-                ulong got = op is 0 or 1 or 2 or 5 or 6 ? h.Cpu.R(Reg.Rax) : h.Cpu.X(0).Lo;
-                if (stop.ToString() != "int3" || got != want || h.Cpu.Mxcsr != wantCsr)
-                    failures.Add($"C op{op} csr={csr:x4} a={a:x}: want {want:x}/{wantCsr:x4}, got {got:x}/{h.Cpu.Mxcsr:x4} ({stop})");
+                    var stop = h.Exec(c =>
+                    {
+                        c.Mxcsr = csr | pe;
+                        c.R(Reg.Rax) = op >= 8 ? a : 0xFFFFFFFFFFFFFFFFUL;
+                        c.X(0) = default;
+                        c.X(1) = new Xmm(a, 0);
+                    });
+                    ulong got = op is 0 or 1 or 2 or 5 or 6 ? h.Cpu.R(Reg.Rax) : h.Cpu.X(0).Lo;
+                    if (stop.ToString() != "int3" || got != want || h.Cpu.Mxcsr != (wantCsr | pe))
+                        failures.Add($"C op{op} csr={csr | pe:x4} a={a:x}: want {want:x}/{wantCsr | pe:x4}, got {got:x}/{h.Cpu.Mxcsr:x4} ({stop})");
+                }
             }
         }
         Assert.True(count > 300, $"only {count} rows");

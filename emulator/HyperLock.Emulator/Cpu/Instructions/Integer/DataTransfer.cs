@@ -47,7 +47,15 @@ internal static unsafe partial class DataTransfer
         OpTable.Set(Code.Movsxd_r32_rm32, &ExtMem<S32, S32, Sx>, &ExtReg<S32, S32, Sx>);
         OpTable.Set(Code.Movsxd_r16_rm16, &ExtMem<S16, S16, Sx>, &ExtReg<S16, S16, Sx>);
 
-        foreach (var code in FormTable.Legacy(Mnemonic.Lea)) OpTable.Set(code, &Lea);
+        foreach (var code in FormTable.Legacy(Mnemonic.Lea))
+        {
+            switch (IntForms.Size(code, 0))
+            {
+                case 2: OpTable.Set(code, &Lea<S16>); break;
+                case 4: OpTable.Set(code, &Lea<S32>); break;
+                case 8: OpTable.Set(code, &Lea<S64>); break;
+            }
+        }
 
         foreach (var code in FormTable.Legacy(Mnemonic.Xchg))
         {
@@ -129,18 +137,13 @@ internal static unsafe partial class DataTransfer
     // ---- LEA ----------------------------------------------------------------------------------
 
     /// <summary>LEA: the offset only (no segment base), truncated to the address size, then to the operand size.</summary>
-    private static void Lea(Cpu c, ref Insn i)
+    private static void Lea<S>(Cpu c, ref Insn i) where S : struct, ISize
     {
         ulong a = (ulong)i.Disp;
         if (i.Base != Reg.None) a += i.Base == Reg.Rip ? c.Rip : c.R(i.Base);
         if (i.Index != Reg.None) a += c.R(i.Index) << i.Scale;
         if (i.AddrSize == 4) a = (uint)a; else if (i.AddrSize == 2) a = (ushort)a;
-        switch (i.OpSize)
-        {
-            case 8: c.R(i.R0) = a; break;
-            case 4: c.R(i.R0) = (uint)a; break;
-            default: c.Write16(i.R0, (ushort)a); break;
-        }
+        S.Set(c, i.R0, a);
     }
 
     // ---- XCHG / XADD / CMPXCHG ------------------------------------------------------------------

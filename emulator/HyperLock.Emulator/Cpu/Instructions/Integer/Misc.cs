@@ -1,13 +1,15 @@
 using System.Numerics;
 using HyperLock.Emulator.Cpu.Decode;
 using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Vmx;
 using Iced.Intel;
 
 namespace HyperLock.Emulator.Cpu.Instructions;
 
 /// <summary>
 /// NOP forms (incl. hint NOPs, prefetches, ENDBR), PAUSE, UD0/UD1/UD2, CPUID, RDTSC/RDTSCP,
-/// LAHF/SAHF, CLC/STC/CMC/CLD/STD, INT3, INTO, SALC, CRC32, ADCX/ADOX.
+/// LAHF/SAHF, CLC/STC/CMC/CLD/STD, INT3, SALC, CRC32, ADCX/ADOX (INTO, fences, CLFLUSH, MOVNTI are
+/// registered by the system and SSE families).
 /// </summary>
 internal static unsafe partial class Misc
 {
@@ -16,10 +18,10 @@ internal static unsafe partial class Misc
         Bcd.Register(); // OpTable calls one Register() per original family file
         foreach (var m in new[]
         {
-            Mnemonic.Nop, Mnemonic.Pause, Mnemonic.Reservednop, Mnemonic.Prefetch, Mnemonic.Prefetchw, Mnemonic.Prefetchwt1,
+            Mnemonic.Nop, Mnemonic.Reservednop, Mnemonic.Prefetch, Mnemonic.Prefetchw, Mnemonic.Prefetchwt1,
             Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2, Mnemonic.Endbr64, Mnemonic.Endbr32,
-            // hints in the NOP space that execute as NOPs where unsupported; fences order nothing on one in-order core
-            Mnemonic.Cldemote, Mnemonic.Prefetchit0, Mnemonic.Prefetchit1, Mnemonic.Lfence, Mnemonic.Mfence, Mnemonic.Sfence,
+            // hints in the NOP space that execute as NOPs where unsupported
+            Mnemonic.Cldemote, Mnemonic.Prefetchit0, Mnemonic.Prefetchit1,
         })
         {
             foreach (var c in FormTable.Legacy(m)) OpTable.Set(c, &Nop);
@@ -28,7 +30,7 @@ internal static unsafe partial class Misc
             foreach (var c in FormTable.Legacy(m)) OpTable.Set(c, &Ud);
 
         OpTable.SetBranch(Code.Int3, &Int3);
-        OpTable.SetBranch(Code.Into, &Into);
+        OpTable.Set(Code.Pause, &Pause);
         OpTable.Set(Code.Cpuid, &Cpuid);
         OpTable.Set(Code.Rdtsc, &Rdtsc);
         OpTable.Set(Code.Rdtscp, &Rdtscp);
@@ -47,9 +49,6 @@ internal static unsafe partial class Misc
         OpTable.Set(Code.Crc32_r32_rm32, &Crc32<S32>);
         OpTable.Set(Code.Crc32_r64_rm64, &Crc32<S64>);
 
-        OpTable.Set(Code.Movnti_m32_r32, &Movnti<S32>);
-        OpTable.Set(Code.Movnti_m64_r64, &Movnti<S64>);
-        OpTable.Set(Code.Clflush_m8, &Clflush);
 
         OpTable.Set(Code.Adcx_r32_rm32, &Adcx<S32>);
         OpTable.Set(Code.Adcx_r64_rm64, &Adcx<S64>);
@@ -67,48 +66,44 @@ internal static unsafe partial class Misc
         c.RaiseSoftwareInterrupt(Vector.BP, SoftwareEventKind.Int3);
     }
 
-    /// <summary>INTO: #OF as a trap when OF = 1 (Iced decodes it as invalid in 64-bit mode).</summary>
-    private static void Into(Cpu c, ref Insn i)
+    /// <summary>PAUSE: a NOP, or a VM exit in VMX non-root operation with PAUSE exiting.</summary>
+    private static void Pause(Cpu c, ref Insn i)
     {
-        c.Rip += i.Len;
-        if (c.OF) c.RaiseSoftwareInterrupt(Vector.OF, SoftwareEventKind.Into);
+        if (c.InNonRoot) c.VmxInterceptPause(ref i);
     }
 
     /// <summary>
-    /// CPUID from the profile, with the dynamic bits patched in: CPUID.1:ECX.OSXSAVE[27] mirrors
-    /// CR4.OSXSAVE, CPUID.1:EBX[31:24] (initial APIC ID) is 0, CPUID.1:EDX.APIC[9] follows the
-    /// APIC global enable in IA32_APIC_BASE.
+    /// CPUID from the profile with the state-dependent bits patched in (<see cref="CpuidProfile.Read"/>:
+    /// OSXSAVE mirrors CR4.OSXSAVE, initial APIC ID 0, APIC bit per IA32_APIC_BASE). Always exits in non-root.
     /// </summary>
     private static void Cpuid(Cpu c, ref Insn i)
     {
-        uint leaf = (uint)c.R(Reg.Rax), sub = (uint)c.R(Reg.Rcx);
-        var v = c.Cpuid.Get(leaf, sub);
-        uint eax = v.Eax, ebx = v.Ebx, ecx = v.Ecx, edx = v.Edx;
-        if (leaf == 1)
-        {
-            ecx = (ecx & ~(1u << 27)) | ((c.Cr4 & Bits.Cr4Osxsave) != 0 ? 1u << 27 : 0);
-            ebx &= 0x00FFFFFF;
-            if ((c.ApicBaseMsr & (1UL << 11)) == 0) edx &= ~(1u << 9);
-        }
-        c.R(Reg.Rax) = eax;
-        c.R(Reg.Rbx) = ebx;
-        c.R(Reg.Rcx) = ecx;
-        c.R(Reg.Rdx) = edx;
+        if (c.InNonRoot && c.VmxInterceptCpuid(ref i)) return;
+        var v = c.Cpuid.Read((uint)c.R(Reg.Rax), (uint)c.R(Reg.Rcx), c);
+        c.R(Reg.Rax) = v.Eax;
+        c.R(Reg.Rbx) = v.Ebx;
+        c.R(Reg.Rcx) = v.Ecx;
+        c.R(Reg.Rdx) = v.Edx;
     }
 
-    /// <summary>RDTSC: #GP(0) at CPL > 0 when CR4.TSD is set.</summary>
+    /// <summary>RDTSC: #GP(0) at CPL > 0 when CR4.TSD is set; in non-root, RDTSC exiting and TSC offsetting apply.</summary>
     private static void Rdtsc(Cpu c, ref Insn i)
     {
         if ((c.Cr4 & Bits.Cr4Tsd) != 0 && c.Cpl != 0) { c.RaiseGp(0); return; }
-        ulong t = c.Tsc;
+        if (c.InNonRoot && c.VmxInterceptRdtsc(ref i)) return;
+        ulong t = c.GuestTsc;
         c.R(Reg.Rax) = (uint)t;
         c.R(Reg.Rdx) = t >> 32;
     }
 
+    /// <summary>RDTSCP: RDTSC plus ECX = IA32_TSC_AUX[31:0].</summary>
     private static void Rdtscp(Cpu c, ref Insn i)
     {
+        // Priority: #UD (non-root without "enable RDTSCP"), then #GP for CR4.TSD, then the VM exit.
+        if (c.InNonRoot && ((c.VProc & VmxControls.ProcSecondary) == 0 || (c.VProc2 & VmxControls.Proc2Rdtscp) == 0)) { c.RaiseUd(); return; }
         if ((c.Cr4 & Bits.Cr4Tsd) != 0 && c.Cpl != 0) { c.RaiseGp(0); return; }
-        ulong t = c.Tsc;
+        if (c.InNonRoot && c.VmxInterceptRdtscp(ref i)) return;
+        ulong t = c.GuestTsc;
         c.R(Reg.Rax) = (uint)t;
         c.R(Reg.Rdx) = t >> 32;
         c.R(Reg.Rcx) = (uint)c.TscAux;
@@ -152,12 +147,6 @@ internal static unsafe partial class Misc
         };
         c.R(i.R0) = crc;
     }
-
-    /// <summary>MOVNTI: a plain store (no caches are modelled).</summary>
-    private static void Movnti<S>(Cpu c, ref Insn i) where S : struct, ISize => S.Store(c, c.Ea(ref i), S.Get(c, i.R1));
-
-    /// <summary>CLFLUSH: no caches are modelled, but the address is translated as for a byte read (#PF, #GP) without touching MMIO.</summary>
-    private static void Clflush(Cpu c, ref Insn i) => c.Translate(c.Ea(ref i), Cpu.Access.Read, c.Cpl == 3, out _);
 
     /// <summary>True when CPUID.(EAX=7,ECX=0):EBX.ADX[19] is set; ADCX/ADOX raise #UD otherwise.</summary>
     private static bool HasAdx(Cpu c) => (c.Cpuid.Get(7, 0).Ebx & (1u << 19)) != 0;

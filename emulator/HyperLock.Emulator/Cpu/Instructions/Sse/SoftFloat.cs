@@ -13,9 +13,9 @@ internal struct FpEnv
     public int Rc;
     public bool Daz, Ftz, UnderflowUnmasked;
     /// <summary>
-    /// Round-to-nearest and the precision flag already set: when every input and the result are
-    /// normal finite numbers, the host's IEEE result is the architectural result and no new flag
-    /// can arise, so handlers may use host arithmetic.
+    /// Round-to-nearest, the precision flag already set and precision exceptions masked: when
+    /// every input and the result are normal finite numbers, the host's IEEE result is the
+    /// architectural result and no new flag or fault can arise, so handlers may use host arithmetic.
     /// </summary>
     public bool Fast;
     /// <summary>Exception flags detected (MXCSR bit layout, bits 5:0).</summary>
@@ -28,7 +28,7 @@ internal struct FpEnv
         Daz = (mxcsr & Cpu.MxcsrDaz) != 0;
         Ftz = (mxcsr & Cpu.MxcsrFtz) != 0;
         UnderflowUnmasked = (mxcsr & (Cpu.MxcsrUe << 7)) == 0;
-        Fast = (mxcsr & 0x6020) == 0x0020;
+        Fast = (mxcsr & 0x7020) == 0x1020;
         Flags = 0;
     }
 }
@@ -206,6 +206,16 @@ internal static class SoftFp
 
     public static ulong Add(Fmt p, ulong a, ulong b, bool subtract, ref FpEnv e)
     {
+        // Flags are scoped to this operation: a NaN operand suppresses this lane's DE, not other lanes'.
+        uint saved = e.Flags;
+        e.Flags = 0;
+        var r = AddCore(p, a, b, subtract, ref e);
+        e.Flags |= saved;
+        return r;
+    }
+
+    private static ulong AddCore(Fmt p, ulong a, ulong b, bool subtract, ref FpEnv e)
+    {
         var ua = Unpack(p, a, ref e);
         var ub = Unpack(p, b, ref e);
         if (ua.IsNaN || ub.IsNaN) { e.Flags &= ~DE; return PropagateNaN(p, a, b, ua, ub, ref e); }
@@ -238,6 +248,16 @@ internal static class SoftFp
 
     public static ulong Mul(Fmt p, ulong a, ulong b, ref FpEnv e)
     {
+        // Flags are scoped to this operation: a NaN operand suppresses this lane's DE, not other lanes'.
+        uint saved = e.Flags;
+        e.Flags = 0;
+        var r = MulCore(p, a, b, ref e);
+        e.Flags |= saved;
+        return r;
+    }
+
+    private static ulong MulCore(Fmt p, ulong a, ulong b, ref FpEnv e)
+    {
         var ua = Unpack(p, a, ref e);
         var ub = Unpack(p, b, ref e);
         if (ua.IsNaN || ub.IsNaN) { e.Flags &= ~DE; return PropagateNaN(p, a, b, ua, ub, ref e); }
@@ -261,6 +281,16 @@ internal static class SoftFp
     }
 
     public static ulong Div(Fmt p, ulong a, ulong b, ref FpEnv e)
+    {
+        // Flags are scoped to this operation: a NaN operand suppresses this lane's DE, not other lanes'.
+        uint saved = e.Flags;
+        e.Flags = 0;
+        var r = DivCore(p, a, b, ref e);
+        e.Flags |= saved;
+        return r;
+    }
+
+    private static ulong DivCore(Fmt p, ulong a, ulong b, ref FpEnv e)
     {
         var ua = Unpack(p, a, ref e);
         var ub = Unpack(p, b, ref e);
@@ -290,6 +320,16 @@ internal static class SoftFp
     }
 
     public static ulong Sqrt(Fmt p, ulong a, ref FpEnv e)
+    {
+        // Flags are scoped to this operation: a NaN operand suppresses this lane's DE, not other lanes'.
+        uint saved = e.Flags;
+        e.Flags = 0;
+        var r = SqrtCore(p, a, ref e);
+        e.Flags |= saved;
+        return r;
+    }
+
+    private static ulong SqrtCore(Fmt p, ulong a, ref FpEnv e)
     {
         var ua = Unpack(p, a, ref e);
         if (ua.IsNaN)
@@ -325,10 +365,21 @@ internal static class SoftFp
     /// <summary>−1, 0, 1, or 2 for unordered. IE on SNaN, or on any NaN when <paramref name="signaling"/>; DE on denormals.</summary>
     public static int Compare(Fmt p, ulong a, ulong b, bool signaling, ref FpEnv e)
     {
+        // Flags are scoped to this operation: a NaN operand suppresses this lane's DE, not other lanes'.
+        uint saved = e.Flags;
+        e.Flags = 0;
+        var r = CompareCore(p, a, b, signaling, ref e);
+        e.Flags |= saved;
+        return r;
+    }
+
+    private static int CompareCore(Fmt p, ulong a, ulong b, bool signaling, ref FpEnv e)
+    {
         var ua = Unpack(p, a, ref e);
         var ub = Unpack(p, b, ref e);
         if (ua.IsNaN || ub.IsNaN)
         {
+            e.Flags &= ~DE;
             if (signaling || ua.Cls == Cls.SNaN || ub.Cls == Cls.SNaN) e.Flags |= IE;
             return 2;
         }
@@ -353,14 +404,25 @@ internal static class SoftFp
     /// <summary>MINxx/MAXxx: the second operand when either is a NaN (IE) or both are zero; denormals flag DE, DAZ applies.</summary>
     public static ulong MinMax(Fmt p, ulong a, ulong b, bool max, ref FpEnv e)
     {
+        // Flags are scoped to this operation: a NaN operand suppresses this lane's DE, not other lanes'.
+        uint saved = e.Flags;
+        e.Flags = 0;
+        var r = MinMaxCore(p, a, b, max, ref e);
+        e.Flags |= saved;
+        return r;
+    }
+
+    private static ulong MinMaxCore(Fmt p, ulong a, ulong b, bool max, ref FpEnv e)
+    {
         var ua = Unpack(p, a, ref e);
         var ub = Unpack(p, b, ref e);
-        if (ua.IsNaN || ub.IsNaN) { e.Flags |= IE; return b; }
         if (e.Daz)
         {
+            // The operand returned is the one after DAZ, also when the other is a NaN.
             if (ua.Cls == Cls.Zero) a &= p.Sign;
             if (ub.Cls == Cls.Zero) b &= p.Sign;
         }
+        if (ua.IsNaN || ub.IsNaN) { e.Flags = (e.Flags & ~DE) | IE; return b; }
         if (ua.Cls == Cls.Zero && ub.Cls == Cls.Zero) return b;
         int c = CompareOrdered(ua, ub);
         if (max) return c > 0 ? a : b;

@@ -16,21 +16,32 @@ internal interface IVecOp
 /// <summary>
 /// SSE through SSE4.2 (legacy encodings), integer and floating point. The families live in
 /// the other partial files: SseMove, SseInteger, SseFloat, SseConvert, SseString. The MMX
-/// forms (mm operands) are not registered and raise #UD.
+/// forms (mm operands) are in SseMmx.
 /// Every handler starts with <see cref="Cpu.SseAvailable"/> (#UD/#NM rules), then reads the
 /// source through <see cref="Cpu.XmmSrc"/> (16-byte memory operands must be aligned) or the
 /// unaligned/narrow variants, and commits only after all accesses and MXCSR checks succeeded.
 /// Integer operations use System.Runtime.Intrinsics (exact by definition on this x86-64 host).
+/// Floating point: every lane is computed by <see cref="SoftFp"/> (software IEEE binary32/64 with
+/// all MXCSR rounding modes, DAZ/FTZ, tininess after rounding, the six sticky flags, x86 NaN
+/// rules), except where the host result is provably identical and flag-free: round-to-nearest,
+/// PE already set and masked, all inputs normal and the result normal and above ±min-normal.
+/// Unmasked exceptions raise #XM (#UD when CR4.OSXMMEXCPT = 0) and leave the destination as is.
+/// RCPxS/RSQRTxS are deterministic approximations (see <see cref="Rcp32"/>), not Intel's tables.
 /// </summary>
 internal static unsafe partial class Sse
 {
     public static void Register()
     {
+        // The handlers use the host's SSE4.2 intrinsics for integer work and as an exact fast
+        // path; on a host without them (the project targets x86-64 hosts) nothing is registered,
+        // so the forms raise #UD instead of throwing PlatformNotSupportedException.
+        if (!System.Runtime.Intrinsics.X86.Sse42.IsSupported || !System.Runtime.Intrinsics.X86.Ssse3.IsSupported) return;
         RegisterMoves();
         RegisterInteger();
         RegisterFloat();
         RegisterConvert();
         RegisterString();
+        RegisterMmx();
     }
 
     // ---- registration helpers ----------------------------------------------------------
@@ -69,6 +80,13 @@ internal static unsafe partial class Sse
             n++;
         }
         return n;
+    }
+
+    /// <summary>Registers the XMM forms of a mnemonic with <see cref="Vec{T}"/> and its register-only fast form.</summary>
+    private static void SetV<T>(Mnemonic m) where T : struct, IVecOp
+    {
+        foreach (var c in FormTable.Legacy(m))
+            if (IsXmmForm(c)) OpTable.Set(c, &Vec<T>, &VecReg<T>);
     }
 
     // ---- value helpers -----------------------------------------------------------------
@@ -115,6 +133,14 @@ internal static unsafe partial class Sse
         if (c.Faulted) return;
         ref Xmm d = ref c.X(i.R0);
         d = ToX(T.Op(ToV(d), ToV(s), (byte)i.Imm));
+    }
+
+    /// <summary>Register-only form of <see cref="Vec{T}"/> (chosen at decode time when no operand is in memory).</summary>
+    private static void VecReg<T>(Cpu c, ref Insn i) where T : struct, IVecOp
+    {
+        if (!c.SseAvailable()) return;
+        ref Xmm d = ref c.X(i.R0);
+        d = ToX(T.Op(ToV(d), ToV(c.X(i.R1)), (byte)i.Imm));
     }
 
     /// <summary>Like <see cref="Vec{T}"/> but the memory source is <paramref name="size"/> bytes (PMOVSX/ZX), zero-extended.</summary>

@@ -98,7 +98,7 @@ internal static unsafe partial class Sse
 
     private static uint Narrow(ref FpEnv e, ulong a)
     {
-        if (e.Fast && N64(a)) { uint r = Bi((float)Db(a)); if (N32(r)) return r; }
+        if (e.Fast && N64(a)) { uint r = Bi((float)Db(a)); if (R32(r)) return r; }
         return F64ToF32(a, ref e);
     }
 

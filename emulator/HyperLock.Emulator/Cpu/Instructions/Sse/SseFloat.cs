@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using X86 = System.Runtime.Intrinsics.X86;
 using HyperLock.Emulator.Cpu.Decode;
 using HyperLock.Emulator.Cpu.Execution;
 using Iced.Intel;
@@ -11,6 +13,11 @@ internal interface IFpOp
 {
     static abstract uint F32(ref FpEnv e, uint a, uint b, int imm);
     static abstract ulong F64(ref FpEnv e, ulong a, ulong b, int imm);
+
+    /// <summary>Whole-vector host path; true only when its result is provably the architectural one with no new flags.</summary>
+    static virtual bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r) { r = default; return false; }
+
+    static virtual bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r) { r = default; return false; }
 }
 
 /// <summary>
@@ -56,11 +63,39 @@ internal static unsafe partial class Sse
 
     // ---- lane helpers ------------------------------------------------------------------
 
+    /// <summary>Every lane a normal finite number (exponent field neither 0 nor all ones).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool AllN32(Vector128<float> v) =>
+        Vector128.LessThanAll(((v.AsUInt32() >> 23) & Vector128.Create(0xFFu)) - Vector128<uint>.One, Vector128.Create(0xFEu));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool AllN64(Vector128<double> v) =>
+        Vector128.LessThanAll(((v.AsUInt64() >> 52) & Vector128.Create(0x7FFUL)) - Vector128<ulong>.One, Vector128.Create(0x7FEUL));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool N32(uint x) => ((x >> 23) & 0xFF) - 1 < 0xFE;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool N64(ulong x) => ((x >> 52) & 0x7FF) - 1 < 0x7FE;
+
+    /// <summary>
+    /// A host result usable as is: exponent field 2..max-1. Excludes ±min-normal, which the host
+    /// may reach by rounding a tiny value at subnormal precision while x86 (tininess after
+    /// rounding) still signals underflow and, under FTZ, flushes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool R32(uint x) => ((x >> 23) & 0xFF) - 2 < 0xFD;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool R64(ulong x) => ((x >> 52) & 0x7FF) - 2 < 0x7FD;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool AllR32(Vector128<float> v) =>
+        Vector128.LessThanAll(((v.AsUInt32() >> 23) & Vector128.Create(0xFFu)) - Vector128.Create(2u), Vector128.Create(0xFDu));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool AllR64(Vector128<double> v) =>
+        Vector128.LessThanAll(((v.AsUInt64() >> 52) & Vector128.Create(0x7FFUL)) - Vector128.Create(2UL), Vector128.Create(0x7FDUL));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float Fl(uint x) => BitConverter.UInt32BitsToSingle(x);
@@ -83,6 +118,7 @@ internal static unsafe partial class Sse
         if (c.Faulted) return;
         ref Xmm d = ref c.X(i.R0);
         var e = new FpEnv(c.Mxcsr);
+        if (T.Vec32(e, ToV(d).AsSingle(), ToV(s).AsSingle(), out var vr)) { d = ToX(vr.AsByte()); return; }
         int imm = (byte)i.Imm;
         ulong lo = T.F32(ref e, (uint)d.Lo, (uint)s.Lo, imm) | ((ulong)T.F32(ref e, (uint)(d.Lo >> 32), (uint)(s.Lo >> 32), imm) << 32);
         ulong hi = T.F32(ref e, (uint)d.Hi, (uint)s.Hi, imm) | ((ulong)T.F32(ref e, (uint)(d.Hi >> 32), (uint)(s.Hi >> 32), imm) << 32);
@@ -97,6 +133,7 @@ internal static unsafe partial class Sse
         if (c.Faulted) return;
         ref Xmm d = ref c.X(i.R0);
         var e = new FpEnv(c.Mxcsr);
+        if (T.Vec64(e, ToV(d).AsDouble(), ToV(s).AsDouble(), out var vr)) { d = ToX(vr.AsByte()); return; }
         int imm = (byte)i.Imm;
         ulong lo = T.F64(ref e, d.Lo, s.Lo, imm);
         ulong hi = T.F64(ref e, d.Hi, s.Hi, imm);
@@ -142,66 +179,126 @@ internal static unsafe partial class Sse
 
     private struct FAdd : IFpOp
     {
+        public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
+        {
+            r = X86.Sse.Add(a, b);
+            return e.Fast && AllN32(a) && AllN32(b) && AllR32(r);
+        }
+
+        public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
+        {
+            r = X86.Sse2.Add(a, b);
+            return e.Fast && AllN64(a) && AllN64(b) && AllR64(r);
+        }
+
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
-            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) + Fl(b)); if (N32(r)) return r; }
+            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) + Fl(b)); if (R32(r)) return r; }
             return (uint)Add(SoftFp.F32, a, b, false, ref e);
         }
 
         public static ulong F64(ref FpEnv e, ulong a, ulong b, int imm)
         {
-            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) + Db(b)); if (N64(r)) return r; }
+            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) + Db(b)); if (R64(r)) return r; }
             return Add(SoftFp.F64, a, b, false, ref e);
         }
     }
 
     private struct FSub : IFpOp
     {
+        public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
+        {
+            r = X86.Sse.Subtract(a, b);
+            return e.Fast && AllN32(a) && AllN32(b) && AllR32(r);
+        }
+
+        public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
+        {
+            r = X86.Sse2.Subtract(a, b);
+            return e.Fast && AllN64(a) && AllN64(b) && AllR64(r);
+        }
+
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
-            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) - Fl(b)); if (N32(r)) return r; }
+            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) - Fl(b)); if (R32(r)) return r; }
             return (uint)Add(SoftFp.F32, a, b, true, ref e);
         }
 
         public static ulong F64(ref FpEnv e, ulong a, ulong b, int imm)
         {
-            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) - Db(b)); if (N64(r)) return r; }
+            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) - Db(b)); if (R64(r)) return r; }
             return Add(SoftFp.F64, a, b, true, ref e);
         }
     }
 
     private struct FMul : IFpOp
     {
+        public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
+        {
+            r = X86.Sse.Multiply(a, b);
+            return e.Fast && AllN32(a) && AllN32(b) && AllR32(r);
+        }
+
+        public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
+        {
+            r = X86.Sse2.Multiply(a, b);
+            return e.Fast && AllN64(a) && AllN64(b) && AllR64(r);
+        }
+
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
-            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) * Fl(b)); if (N32(r)) return r; }
+            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) * Fl(b)); if (R32(r)) return r; }
             return (uint)Mul(SoftFp.F32, a, b, ref e);
         }
 
         public static ulong F64(ref FpEnv e, ulong a, ulong b, int imm)
         {
-            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) * Db(b)); if (N64(r)) return r; }
+            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) * Db(b)); if (R64(r)) return r; }
             return Mul(SoftFp.F64, a, b, ref e);
         }
     }
 
     private struct FDiv : IFpOp
     {
+        public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
+        {
+            r = X86.Sse.Divide(a, b);
+            return e.Fast && AllN32(a) && AllN32(b) && AllR32(r);
+        }
+
+        public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
+        {
+            r = X86.Sse2.Divide(a, b);
+            return e.Fast && AllN64(a) && AllN64(b) && AllR64(r);
+        }
+
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
-            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) / Fl(b)); if (N32(r)) return r; }
+            if (e.Fast && N32(a) && N32(b)) { uint r = Bi(Fl(a) / Fl(b)); if (R32(r)) return r; }
             return (uint)Div(SoftFp.F32, a, b, ref e);
         }
 
         public static ulong F64(ref FpEnv e, ulong a, ulong b, int imm)
         {
-            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) / Db(b)); if (N64(r)) return r; }
+            if (e.Fast && N64(a) && N64(b)) { ulong r = Bi(Db(a) / Db(b)); if (R64(r)) return r; }
             return Div(SoftFp.F64, a, b, ref e);
         }
     }
 
     private struct FSqrt : IFpOp
     {
+        public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
+        {
+            r = X86.Sse.Sqrt(b);
+            return e.Fast && AllN32(b) && Vector128.GreaterThanAll(b.AsInt32(), Vector128<int>.Zero) && AllR32(r);
+        }
+
+        public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
+        {
+            r = X86.Sse2.Sqrt(b);
+            return e.Fast && AllN64(b) && Vector128.GreaterThanAll(b.AsInt64(), Vector128<long>.Zero) && AllR64(r);
+        }
+
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
             if (e.Fast && N32(b) && (int)b > 0) return Bi(MathF.Sqrt(Fl(b)));
@@ -217,6 +314,18 @@ internal static unsafe partial class Sse
 
     private struct FMin : IFpOp
     {
+        public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
+        {
+            r = X86.Sse.Min(a, b);
+            return AllN32(a) && AllN32(b) && AllR32(r);
+        }
+
+        public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
+        {
+            r = X86.Sse2.Min(a, b);
+            return AllN64(a) && AllN64(b) && AllR64(r);
+        }
+
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
             if (N32(a) && N32(b)) return Fl(a) < Fl(b) ? a : b;
@@ -232,6 +341,18 @@ internal static unsafe partial class Sse
 
     private struct FMax : IFpOp
     {
+        public static bool Vec32(in FpEnv e, Vector128<float> a, Vector128<float> b, out Vector128<float> r)
+        {
+            r = X86.Sse.Max(a, b);
+            return AllN32(a) && AllN32(b) && AllR32(r);
+        }
+
+        public static bool Vec64(in FpEnv e, Vector128<double> a, Vector128<double> b, out Vector128<double> r)
+        {
+            r = X86.Sse2.Max(a, b);
+            return AllN64(a) && AllN64(b) && AllR64(r);
+        }
+
         public static uint F32(ref FpEnv e, uint a, uint b, int imm)
         {
             if (N32(a) && N32(b)) return Fl(a) > Fl(b) ? a : b;

@@ -51,7 +51,18 @@ internal static unsafe partial class Sse
         OpTable.Set(Code.Pinsrw_xmm_r32m16_imm8, &Pinsr<V2>); OpTable.Set(Code.Pinsrw_xmm_r64m16_imm8, &Pinsr<V2>);
         OpTable.Set(Code.Pinsrd_xmm_rm32_imm8, &Pinsr<V4>); OpTable.Set(Code.Pinsrq_xmm_rm64_imm8, &Pinsr<V8>);
         OpTable.Set(Code.Insertps_xmm_xmmm32_imm8, &Insertps);
+        // Fences order memory; this model has no reordering, so they do nothing (no CR0.TS/EM checks apply).
+        foreach (var m in new[] { Mnemonic.Lfence, Mnemonic.Mfence, Mnemonic.Sfence })
+            foreach (var c in FormTable.Legacy(m)) OpTable.Set(c, &Fence);
+        // CLFLUSH (CPUID.1:EDX.CLFSH is advertised): no caches are modelled; the line must be
+        // accessible as for a byte read (#PF/#GP as a load would raise). CLFLUSHOPT/CLWB are not
+        // advertised and stay #UD.
+        OpTable.Set(Code.Clflush_m8, &Clflush);
     }
+
+    private static void Clflush(Cpu c, ref Insn i) => c.ProbeRead(c.Ea(ref i), 1, c.Cpl == 3);
+
+    private static void Fence(Cpu c, ref Insn i) { }
 
     private static void MovRegReg(Cpu c, ref Insn i)
     {

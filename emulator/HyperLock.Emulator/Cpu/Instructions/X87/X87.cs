@@ -184,6 +184,22 @@ internal static unsafe partial class X87
         if ((c.FpuControl & Fp.IE) != 0) c.FpuPush(Float80.Indefinite);
     }
 
+    /// <summary>
+    /// Stack fault of an instruction that replaces ST(0) and pushes a second result (FXTRACT,
+    /// FPTAN, FSINCOS): underflow when ST(0) is empty (C1 = 0), else overflow (ST(7) full,
+    /// C1 = 1). The masked response, as observed on the host (AMD EPYC), writes the indefinite to
+    /// ST(0) and pushes a second indefinite, in both cases.
+    /// </summary>
+    private static void TwoResultStackFault(Cpu c)
+    {
+        bool underflow = c.StEmpty(0);
+        c.FpuRecordExceptions(Fp.IE | Fp.SF);
+        c.FpuSetC1(!underflow);
+        if ((c.FpuControl & Fp.IE) == 0) return;
+        SetSt(c, 0, Float80.Indefinite);
+        c.FpuPush(Float80.Indefinite);
+    }
+
     /// <summary>Writes a result to ST(i) and marks it valid.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void SetSt(Cpu c, int i, Float80 v)

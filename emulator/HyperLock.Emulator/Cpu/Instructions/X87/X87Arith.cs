@@ -267,16 +267,28 @@ internal static unsafe partial class X87
     {
         if (!Enter(c)) return;
         Note(c, ref i);
-        if (!St0St1Present(c)) return;
+        if (!St0St1Present(c))
+        {
+            // Underflow: C1 = 0 (StackUnderflow) and C2 = 0; C0 and C3 unchanged (as on the host, AMD EPYC).
+            c.FpuSw &= unchecked((ushort)~Cpu.FswC2);
+            return;
+        }
         var ctx = Ctx(c);
         var r = Fp.Remainder(c.St(0), c.St(1), i.Code == Code.Fprem1, ref ctx, out int q, out bool incomplete);
         bool ok = MayCommit(ctx, PreRegister);
         if (ctx.Flags != 0) c.FpuRecordExceptions(ctx.Flags);
         if (!ok) return;
         c.St(0) = r;
+        if (r.IsNaN)
+        {
+            // A NaN result (invalid operand or NaN propagation): C1 = C2 = 0, C0 and C3
+            // unchanged (observed on the host, AMD EPYC).
+            c.FpuSw &= unchecked((ushort)~(Cpu.FswC1 | Cpu.FswC2));
+            return;
+        }
         int cc = 0;
         if (incomplete) cc = Cpu.FswC2;
-        else if ((ctx.Flags & Fp.IE) == 0)
+        else
         {
             if ((q & 4) != 0) cc |= Cpu.FswC0;
             if ((q & 2) != 0) cc |= Cpu.FswC3;
@@ -285,15 +297,14 @@ internal static unsafe partial class X87
         c.FpuSw = (ushort)((c.FpuSw & ~Cpu.FswCc) | cc);
     }
 
-    /// <summary>FXTRACT: ST(0) ← exponent, then push the significand.</summary>
+    /// <summary>FXTRACT: ST(0) ← exponent, then push the significand (stack faults: <see cref="TwoResultStackFault"/>).</summary>
     private static void Fxtract(Cpu c, ref Insn i)
     {
         if (!Enter(c)) return;
         Note(c, ref i);
-        if (!St0Present(c)) return;
-        if (!c.StEmpty(7))
+        if (c.StEmpty(0) || !c.StEmpty(7))
         {
-            StackOverflow(c);
+            TwoResultStackFault(c);
             return;
         }
         var ctx = Ctx(c);

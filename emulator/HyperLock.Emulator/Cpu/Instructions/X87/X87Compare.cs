@@ -114,7 +114,7 @@ internal static unsafe partial class X87
         CompareSt0(c, Float80.Zero, false, false, 0, ref ctx);
     }
 
-    /// <summary>FCOMI/FUCOMI(P): ZF, PF, CF from the comparison; OF, SF, AF cleared.</summary>
+    /// <summary>FCOMI/FUCOMI(P): ZF, PF, CF from the comparison; OF, SF, AF cleared; C1 = 0 only on underflow.</summary>
     private static void Fcomi(Cpu c, ref Insn i)
     {
         if (!Enter(c)) return;
@@ -135,7 +135,8 @@ internal static unsafe partial class X87
             bool ok = MayCommit(ctx, Fp.IE | Fp.DE);
             if (ctx.Flags != 0) c.FpuRecordExceptions(ctx.Flags);
             if (!ok) return;
-            c.FpuSetC1(false);
+            // C1 stays unchanged without underflow (the SDM only defines C1 = 0 on underflow;
+            // observed on the host, AMD EPYC).
         }
         ulong f = result switch
         {

@@ -21,7 +21,7 @@ internal static unsafe partial class X87
         Set(Code.Fstp_sti, &FstSt);
         Set(Code.Fstp_sti_DFD0, &FstSt); // undocumented aliases of FSTP ST(i)
         Set(Code.Fstp_sti_DFD8, &FstSt);
-        Set(Code.Fstpnce_sti, &FstSt);   // D9 D8+i: FSTP ST(i) on Intel processors
+        Set(Code.Fstpnce_sti, &Fstpnce); // D9 D8+i: see Fstpnce
 
         Set(Code.Fild_m16int, &Fild);
         Set(Code.Fild_m32int, &Fild);
@@ -107,18 +107,23 @@ internal static unsafe partial class X87
         PushLoaded(c, new Float80(se, m), default(FpContext) with { Masks = 0x3F });
     }
 
+    /// <summary>
+    /// FLD ST(i). An empty source is checked before the push slot: with both conditions the
+    /// host (AMD EPYC) reports underflow (C1 = 0) and, masked, pushes the indefinite over the
+    /// full slot.
+    /// </summary>
     private static void FldSt(Cpu c, ref Insn i)
     {
         if (!Enter(c)) return;
         Note(c, ref i);
-        if (!c.StEmpty(7))
-        {
-            StackOverflow(c);
-            return;
-        }
         if (c.StEmpty(i.R0))
         {
             if (StackUnderflow(c)) c.FpuPush(Float80.Indefinite);
+            return;
+        }
+        if (!c.StEmpty(7))
+        {
+            StackOverflow(c);
             return;
         }
         c.FpuSetC1(false);
@@ -299,6 +304,22 @@ internal static unsafe partial class X87
         if (pop) c.FpuPop();
     }
 
+    /// <summary>
+    /// FSTPNCE ST(i) (D9 D8+i, "store and pop, no check for empty"; undocumented, reserved in
+    /// current SDMs). As observed on the host (AMD EPYC): never raises an exception; with ST(0)
+    /// present it copies ST(0) to ST(i); with ST(0) empty ST(i) keeps its tag and contents; then
+    /// it pops and clears C1. Intel processors may treat the form as a plain FSTP ST(i) (which
+    /// raises #IS on an empty ST(0)); the model follows the host.
+    /// </summary>
+    private static void Fstpnce(Cpu c, ref Insn i)
+    {
+        if (!Enter(c)) return;
+        Note(c, ref i);
+        if (!c.StEmpty(0)) SetSt(c, i.R0, c.St(0));
+        c.FpuSetC1(false);
+        c.FpuPop();
+    }
+
     /// <summary>FIST, FISTP, FISTTP at 16, 32 and 64 bits.</summary>
     private static void Fist(Cpu c, ref Insn i)
     {
@@ -381,7 +402,8 @@ internal static unsafe partial class X87
             if (StackUnderflow(c)) SetSt(c, 0, Float80.Indefinite);
             return;
         }
-        c.FpuSetC1(false);
+        // C1 is left unchanged without underflow (SDM: "set to 0 if stack underflow occurred";
+        // the host, AMD EPYC, keeps it).
         bool cond = i.Code switch
         {
             Code.Fcmovb_st0_sti => c.CF,

@@ -73,32 +73,29 @@ internal static unsafe partial class X87
         if (!Enter(c)) return;
         Note(c, ref i);
         bool tan = i.Code == Code.Fptan;
-        if (c.StEmpty(0))
+        if (c.StEmpty(0) || (tan && !c.StEmpty(7)))
         {
-            if (StackUnderflow(c))
-            {
-                SetSt(c, 0, Float80.Indefinite);
-                if (tan) c.FpuPush(Float80.Indefinite);
-            }
-            return;
-        }
-        if (tan && !c.StEmpty(7))
-        {
-            StackOverflow(c);
+            // Stack faults clear C2 (observed on the host, AMD EPYC); FPTAN's masked response
+            // fills both ST(0) and the pushed register with the indefinite.
+            c.FpuSw &= unchecked((ushort)~Cpu.FswC2);
+            if (tan) TwoResultStackFault(c);
+            else if (StackUnderflow(c)) SetSt(c, 0, Float80.Indefinite);
             return;
         }
         Float80 x = c.St(0);
         var ctx = Ctx(c);
         c.FpuSw &= unchecked((ushort)~Cpu.FswC2);
         Float80 r;
-        if (TrigOperand(x, ref ctx, out var special))
+        bool regular = TrigOperand(x, ref ctx, out var special);
+        if (regular)
         {
             if (!InTrigRange(x))
             {
-                c.FpuSw |= Cpu.FswC2; // out of range: operand unchanged
+                OutOfRange(c);
                 return;
             }
-            if (x.IsZero && i.Code != Code.Fcos) r = x;
+            if (x.IsZero) r = i.Code == Code.Fcos ? Float80.One : x; // exact: no #P
+            else if (IsTiny(x)) r = i.Code switch { Code.Fcos => TinyCos(x, ref ctx), Code.Fptan => TinyOdd(x, +1, ref ctx), _ => TinyOdd(x, -1, ref ctx) };
             else
             {
                 double d = Fp.ToHostDouble(x);
@@ -110,7 +107,51 @@ internal static unsafe partial class X87
         Record(c, ctx, ok);
         if (!ok) return;
         c.St(0) = r;
-        if (tan) c.FpuPush(Float80.One);
+        // FPTAN pushes 1.0; for a NaN, infinite or unsupported operand the host (AMD EPYC) pushes
+        // the NaN result again (both registers hold it).
+        if (tan) c.FpuPush(regular ? Float80.One : r);
+    }
+
+    /// <summary>|x| ≥ 2^63: C2 = 1, C1 = 0, the operand is left unchanged (C1 as observed on the host, AMD EPYC).</summary>
+    private static void OutOfRange(Cpu c)
+    {
+        c.FpuSw = (ushort)((c.FpuSw | Cpu.FswC2) & ~Cpu.FswC1);
+    }
+
+    /// <summary>
+    /// |x| &lt; 2^-33: sin x = x - x³/6, tan x = x + x³/3 and cos x = 1 - x²/2 differ from x
+    /// (from 1) by less than half an ulp of the 64-bit significand, so the result is x (1)
+    /// nudged by a sticky bit in the right direction and rounded per RC and PC — computed exactly
+    /// here rather than through double precision, which would flush denormals to zero. This
+    /// matches the host (AMD EPYC) for FSIN and FCOS in every rounding mode; its FPTAN differs in
+    /// the last bit for some such inputs. Denormal operands follow the host: FSIN/FPTAN return x
+    /// unchanged and FCOS returns 1.0, with #P (and #U for x), C1 = 0, in every rounding mode.
+    /// </summary>
+    private static bool IsTiny(Float80 x) => x.Exponent < Float80.Bias - 33;
+
+    /// <summary>sin (direction -1) or tan (+1) of a tiny non-zero x.</summary>
+    private static Float80 TinyOdd(Float80 x, int direction, ref FpContext ctx)
+    {
+        if (x.IsDenormal)
+        {
+            ctx.Flags |= Fp.UE | Fp.PE;
+            return x;
+        }
+        var u = Fp.Unpack(x);
+        UInt128 v = (UInt128)u.Sig << 64;
+        v = direction < 0 ? v - UInt128.One : v + UInt128.One;
+        return Fp.RoundPack(u.Sign, u.Exp, v, ref ctx);
+    }
+
+    /// <summary>cos of a tiny non-zero x: just below 1.</summary>
+    private static Float80 TinyCos(Float80 x, ref FpContext ctx)
+    {
+        if (x.IsDenormal)
+        {
+            ctx.Flags |= Fp.PE;
+            return Float80.One;
+        }
+        return Fp.RoundPack(false, Float80.Bias, ((UInt128)Float80.JBit << 64) - UInt128.One, ref ctx);
     }
 
     /// <summary>FSINCOS: ST(0) ← sine, then push the cosine.</summary>
@@ -118,18 +159,10 @@ internal static unsafe partial class X87
     {
         if (!Enter(c)) return;
         Note(c, ref i);
-        if (c.StEmpty(0))
+        if (c.StEmpty(0) || !c.StEmpty(7))
         {
-            if (StackUnderflow(c))
-            {
-                SetSt(c, 0, Float80.Indefinite);
-                c.FpuPush(Float80.Indefinite);
-            }
-            return;
-        }
-        if (!c.StEmpty(7))
-        {
-            StackOverflow(c);
+            c.FpuSw &= unchecked((ushort)~Cpu.FswC2); // as on the host (AMD EPYC)
+            TwoResultStackFault(c);
             return;
         }
         Float80 x = c.St(0);
@@ -140,12 +173,25 @@ internal static unsafe partial class X87
         {
             if (!InTrigRange(x))
             {
-                c.FpuSw |= Cpu.FswC2;
+                OutOfRange(c);
                 return;
             }
-            double d = Fp.ToHostDouble(x);
-            s = x.IsZero ? x : FromResult(Math.Sin(d), ref ctx);
-            co = x.IsZero ? Float80.One : FromResult(Math.Cos(d), ref ctx);
+            if (x.IsZero)
+            {
+                s = x;
+                co = Float80.One;
+            }
+            else if (IsTiny(x))
+            {
+                s = TinyOdd(x, -1, ref ctx);
+                co = TinyCos(x, ref ctx);
+            }
+            else
+            {
+                double d = Fp.ToHostDouble(x);
+                s = FromResult(Math.Sin(d), ref ctx);
+                co = FromResult(Math.Cos(d), ref ctx);
+            }
         }
         else s = co = special;
         bool ok = MayCommit(ctx, PreRegister);
