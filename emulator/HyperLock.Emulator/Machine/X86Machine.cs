@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
 using HyperLock.Emulator.Devices;
 using HyperLock.Emulator.Loaders;
@@ -52,7 +53,7 @@ public sealed class X86Machine : IDisposable
         Memory = new PhysicalMemory(MemoryMap.PhysicalTop);
         try
         {
-            Cpu = new CpuCore(Memory) { Log = config.Log };
+            Cpu = new CpuCore(Memory, CpuidFor(config.TscFrequencyHz)) { Log = config.Log };
             Clock = new VirtualClock(Cpu, config.TscFrequencyHz);
 
             Pic = new Pic8259();
@@ -102,6 +103,33 @@ public sealed class X86Machine : IDisposable
             Memory.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The default CPUID profile plus leaves 0x15 (TSC/crystal ratio and crystal frequency) and
+    /// 0x16 (base frequency), as Intel processors report their TSC and core frequencies: the
+    /// guest then knows the configured TSC frequency exactly instead of measuring it against the PIT (a measurement whose last
+    /// digits would depend on how the core splits code into blocks).
+    /// </summary>
+    public static CpuidProfile CpuidFor(ulong tscHz)
+    {
+        var p = CpuidProfile.Default();
+        uint denominator = 1, numerator, crystalHz;
+        if (tscHz <= uint.MaxValue) { numerator = 1; crystalHz = (uint)tscHz; }
+        else if (tscHz % 1_000_000 == 0 && tscHz / 1_000_000 <= uint.MaxValue) { numerator = (uint)(tscHz / 1_000_000); crystalHz = 1_000_000; }
+        else return p;
+        p.Set(0x15, 0, new CpuidProfile.Leaf(denominator, numerator, crystalHz, 0));
+        uint maxLeaf = 0x15;
+        if (tscHz % 1_000_000 == 0 && tscHz / 1_000_000 <= 0xFFFF)
+        {
+            // Leaf 0x16: base and maximum frequency in MHz (the processor runs at the TSC rate), bus 100 MHz.
+            uint mhz = (uint)(tscHz / 1_000_000);
+            p.Set(0x16, 0, new CpuidProfile.Leaf(mhz, mhz, 100, 0));
+            maxLeaf = 0x16;
+        }
+        var leaf0 = p.Get(0, 0);
+        if (leaf0.Eax < maxLeaf) p.Set(0, 0, leaf0 with { Eax = maxLeaf });
+        return p;
     }
 
     private void OnDebugExit(int status)
