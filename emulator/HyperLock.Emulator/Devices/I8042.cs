@@ -24,6 +24,8 @@ public sealed class I8042 : IPortDevice
     public const byte StatusSystem = 0x04;
     /// <summary>Status: last write was a command (0x64) rather than data.</summary>
     public const byte StatusCommand = 0x08;
+    /// <summary>Status: keyboard not inhibited (the keylock switch is open).</summary>
+    public const byte StatusUnlocked = 0x10;
 
     /// <summary>Command: read the command byte.</summary>
     public const byte CmdReadCommandByte = 0x20;
@@ -70,7 +72,7 @@ public sealed class I8042 : IPortDevice
 
     private readonly Action _reset;
     private byte _commandByte = DefaultCommandByte, _outputPort = OutputPortReset | OutputPortA20;
-    private byte _pendingCommand, _status = StatusSystem;
+    private byte _pendingCommand, _status = StatusSystem | StatusUnlocked;
     private readonly Queue<byte> _output = new();
 
     /// <summary>Accesses the model does not implement (unknown commands, device writes).</summary>

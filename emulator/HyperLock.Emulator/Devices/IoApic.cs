@@ -157,6 +157,7 @@ public sealed class IoApic : IMmioHandler
 
     public void Write(ulong offset, int size, ulong value)
     {
+        _lapic.RequestInterruptCheck(); // an unmasked or EOI'd level input may deliver at once
         uint v = (uint)value;
         switch (offset)
         {

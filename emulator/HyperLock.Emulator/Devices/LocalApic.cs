@@ -305,6 +305,9 @@ public sealed class LocalApic : IMmioHandler
         return irrv;
     }
 
+    /// <summary>Ends the current decoded block after this instruction so a new interrupt is seen at once.</summary>
+    internal void RequestInterruptCheck() => _cpu.ExitRequest |= CpuCore.ExitEvent;
+
     /// <summary>Accepts a fixed interrupt (from the I/O APIC, an LVT entry or an IPI).</summary>
     public void AcceptInterrupt(int vector, bool level)
     {
@@ -604,6 +607,9 @@ public sealed class LocalApic : IMmioHandler
 
     public void Write(ulong offset, int size, ulong value)
     {
+        // EOI, TPR, SVR and IPI writes can make an interrupt deliverable: like hardware, take it
+        // after this instruction rather than at the end of the decoded block.
+        _cpu.ExitRequest |= CpuCore.ExitEvent;
         if (X2ApicMode || !GloballyEnabled) { UnhandledAccesses++; return; }
         if ((offset & 0xF) != 0 || size < 4) { UnhandledAccesses++; return; }
         int reg = (int)(offset & 0xFF0);

@@ -30,6 +30,9 @@ public sealed class MachineConfig
     /// <summary>Instructions after which the run stops with status 124 (ulong.MaxValue: no limit).</summary>
     public ulong InstructionLimit { get; init; } = ulong.MaxValue;
 
+    /// <summary>Virtual nanoseconds after which the run stops with status 124 (ulong.MaxValue: no limit).</summary>
+    public ulong VirtualTimeLimitNs { get; init; } = ulong.MaxValue;
+
     /// <summary>The RTC's date and time at power-on (default 2024-01-01 00:00:00 UTC).</summary>
     public DateTime? RtcStart { get; init; }
 
@@ -39,9 +42,9 @@ public sealed class MachineConfig
     /// <summary>Diagnostics: unknown ports, unimplemented instructions, triple faults.</summary>
     public Action<string>? Log { get; init; }
 
-    /// <summary>Called between run slices (about every <see cref="ProgressInterval"/> instructions) with the machine.</summary>
+    /// <summary>Called between run slices (every <see cref="ProgressInterval"/> instructions or cycles of virtual time) with the machine.</summary>
     public Action<X86Machine>? Progress { get; init; }
 
-    /// <summary>Instructions per run slice between <see cref="Progress"/> calls.</summary>
+    /// <summary>Instructions (and cycles of virtual time) per run slice between <see cref="Progress"/> calls.</summary>
     public ulong ProgressInterval { get; init; } = 50_000_000;
 }

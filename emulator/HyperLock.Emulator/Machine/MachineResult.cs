@@ -15,6 +15,8 @@ public enum MachineOutcome
     Halted,
     /// <summary>The instruction limit was reached (status 124).</summary>
     InstructionLimit,
+    /// <summary>The virtual time limit was reached (status 124).</summary>
+    TimeLimit,
 }
 
 /// <summary>The outcome of <see cref="X86Machine.Run"/>.</summary>

@@ -58,9 +58,17 @@ public sealed class VirtualClock
     /// <summary>Creates a timer that runs <paramref name="callback"/> when its deadline is reached.</summary>
     public ClockTimer CreateTimer(string name, Action callback)
     {
-        var t = new ClockTimer(this, name, callback, _timers.Count);
+        var t = new ClockTimer(this, name, callback);
         _timers.Add(t);
         return t;
+    }
+
+    /// <summary>True when any timer other than <paramref name="except"/> is armed.</summary>
+    public bool AnyArmedExcept(ClockTimer? except)
+    {
+        foreach (var t in _timers)
+            if (t.Armed && t != except) return true;
+        return false;
     }
 
     internal void Reschedule(bool armedNow)
@@ -98,9 +106,6 @@ public sealed class ClockTimer
 
     internal readonly Action Callback;
 
-    /// <summary>Position among the clock's timers: breaks ties between equal deadlines.</summary>
-    internal readonly int Order;
-
     public string Name { get; }
 
     /// <summary>True while armed.</summary>
@@ -109,12 +114,11 @@ public sealed class ClockTimer
     /// <summary>The virtual cycle at which it fires (meaningful while armed).</summary>
     public ulong Deadline { get; private set; }
 
-    internal ClockTimer(VirtualClock clock, string name, Action callback, int order)
+    internal ClockTimer(VirtualClock clock, string name, Action callback)
     {
         _clock = clock;
         Name = name;
         Callback = callback;
-        Order = order;
     }
 
     /// <summary>Arms (or re-arms) the timer to fire when virtual time reaches <paramref name="deadline"/> cycles.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
 using HyperLock.Emulator.Devices;
 using HyperLock.Emulator.Loaders;
@@ -40,6 +41,7 @@ public sealed class X86Machine : IDisposable
 
     private int? _debugExitStatus;
     private bool _resetRequested;
+    private readonly ClockTimer _sliceTimer;
 
     /// <summary>Builds the machine and loads the kernel; bad input is a <see cref="MachineConfigException"/>.</summary>
     public X86Machine(MachineConfig config)
@@ -51,7 +53,7 @@ public sealed class X86Machine : IDisposable
         Memory = new PhysicalMemory(MemoryMap.PhysicalTop);
         try
         {
-            Cpu = new CpuCore(Memory) { Log = config.Log };
+            Cpu = new CpuCore(Memory, CpuidFor(config.TscFrequencyHz)) { Log = config.Log };
             Clock = new VirtualClock(Cpu, config.TscFrequencyHz);
 
             Pic = new Pic8259();
@@ -86,6 +88,11 @@ public sealed class X86Machine : IDisposable
             Io.Register(PciConfigNoDevices.AddressPort, 8, Pci, byteWide: false);
             Io.Register(IgnoredPorts.PostPort, 1, Ignored);
 
+            // Ends each run slice after ProgressInterval cycles of virtual time, so that progress
+            // reports and the time limit also work while the guest idles in HLT (where no
+            // instructions retire).
+            _sliceTimer = Clock.CreateTimer("machine-slice", () => Cpu.RequestStop(new StopReason(StopKind.Requested)));
+
             if (config.SerialInput != null) Serial.Enqueue(config.SerialInput);
             Kernel = KernelLoader.Load(config.Boot, Memory, Cpu, MemoryMap);
             if (config.X2Apic && !Cpu.TryWriteMsr(HyperLock.Emulator.Cpu.Msr.ApicBase, LocalApic.BaseMsr | LocalApic.BaseExtd))
@@ -96,6 +103,33 @@ public sealed class X86Machine : IDisposable
             Memory.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The default CPUID profile plus leaves 0x15 (TSC/crystal ratio and crystal frequency) and
+    /// 0x16 (base frequency), as Intel processors report their TSC and core frequencies: the
+    /// guest then knows the configured TSC frequency exactly instead of measuring it against the PIT (a measurement whose last
+    /// digits would depend on how the core splits code into blocks).
+    /// </summary>
+    public static CpuidProfile CpuidFor(ulong tscHz)
+    {
+        var p = CpuidProfile.Default();
+        uint denominator = 1, numerator, crystalHz;
+        if (tscHz <= uint.MaxValue) { numerator = 1; crystalHz = (uint)tscHz; }
+        else if (tscHz % 1_000_000 == 0 && tscHz / 1_000_000 <= uint.MaxValue) { numerator = (uint)(tscHz / 1_000_000); crystalHz = 1_000_000; }
+        else return p;
+        p.Set(0x15, 0, new CpuidProfile.Leaf(denominator, numerator, crystalHz, 0));
+        uint maxLeaf = 0x15;
+        if (tscHz % 1_000_000 == 0 && tscHz / 1_000_000 <= 0xFFFF)
+        {
+            // Leaf 0x16: base and maximum frequency in MHz (the processor runs at the TSC rate), bus 100 MHz.
+            uint mhz = (uint)(tscHz / 1_000_000);
+            p.Set(0x16, 0, new CpuidProfile.Leaf(mhz, mhz, 100, 0));
+            maxLeaf = 0x16;
+        }
+        var leaf0 = p.Get(0, 0);
+        if (leaf0.Eax < maxLeaf) p.Set(0, 0, leaf0 with { Eax = maxLeaf });
+        return p;
     }
 
     private void OnDebugExit(int status)
@@ -119,12 +153,18 @@ public sealed class X86Machine : IDisposable
         var wall = Stopwatch.StartNew();
         ulong limit = Config.InstructionLimit;
         ulong slice = Math.Max(1, Config.ProgressInterval);
+        ulong timeLimit = Config.VirtualTimeLimitNs == ulong.MaxValue ? ulong.MaxValue : Clock.NanosecondsToCycles(Config.VirtualTimeLimitNs);
         for (; ; )
         {
             ulong done = Cpu.Retired;
             if (done >= limit) return Finish(MachineOutcome.InstructionLimit, MachineResult.InstructionLimitStatus, "instruction limit reached", wall);
+            if (Cpu.Now >= timeLimit) return Finish(MachineOutcome.TimeLimit, MachineResult.InstructionLimitStatus, "virtual time limit reached", wall);
             ulong budget = Math.Min(slice, limit - done);
+            ulong sliceEnd = Cpu.Now + slice;
+            if (sliceEnd < Cpu.Now || sliceEnd > timeLimit) sliceEnd = timeLimit;
+            if (sliceEnd != ulong.MaxValue) _sliceTimer.Arm(sliceEnd);
             var stop = Cpu.Run(budget);
+            _sliceTimer.Cancel();
             switch (stop.Kind)
             {
                 case StopKind.InstructionLimit:
@@ -135,7 +175,12 @@ public sealed class X86Machine : IDisposable
                         return Finish(MachineOutcome.DebugExit, status, $"debug exit, status {status}", wall);
                     if (_resetRequested)
                         return Finish(MachineOutcome.Reset, 0, "reset by the i8042 keyboard controller", wall);
-                    continue; // a stop request from something else: keep running
+                    // The slice timer. A processor halted with nothing armed that could wake it
+                    // stays halted for ever: end the run as HLT with nothing to wake it does.
+                    if (Cpu.Halted && !Clock.AnyArmedExcept(_sliceTimer) && !Interrupts.HasInterrupt)
+                        return Finish(MachineOutcome.Halted, 0, "halted with nothing left to wake it", wall);
+                    Config.Progress?.Invoke(this);
+                    continue;
                 case StopKind.Shutdown:
                     return Finish(MachineOutcome.TripleFault, 0, $"triple fault ({stop}) at rip 0x{Cpu.Rip:x}", wall);
                 case StopKind.Halted:

@@ -300,6 +300,44 @@ public class DeviceGuestTests
     }
 
     [Fact]
+    public void HltWithInterruptsEnabledButNothingArmedEndsWithStatus0()
+    {
+        using var g = new GuestHarness((a, _) => { a.sti(); a.hlt(); a.jmp(0x100000); });
+        var r = g.Run();
+        Assert.Equal(MachineOutcome.Halted, r.Outcome);
+        Assert.Equal("halted with nothing left to wake it", r.Description);
+        Assert.Equal(0, r.ExitStatus);
+    }
+
+    [Fact]
+    public void VirtualTimeLimitEndsAnIdleGuestWithStatus124()
+    {
+        using var g = new GuestHarness((a, _) =>
+        {
+            var l = a.CreateLabel();
+            Asm.InitPic(a, 0x20, 0x00);
+            Asm.Out(a, 0x43, 0x34);               // the PIT keeps firing, masked at the PIC
+            Asm.Out(a, 0x40, 0);
+            Asm.Out(a, 0x40, 0);
+            a.sti();
+            a.Label(ref l);
+            a.hlt();
+            a.jmp(l);
+        }, virtualTimeLimitNs: 3_000_000_000);
+        var r = g.Run();
+        Assert.Equal(MachineOutcome.TimeLimit, r.Outcome);
+        Assert.Equal(124, r.ExitStatus);
+        Assert.Equal(3_000_000_000UL, r.VirtualNanoseconds);
+    }
+
+    [Fact]
+    public void SummaryLineFormat()
+    {
+        var r = new MachineResult(MachineOutcome.DebugExit, 3, 1_234_567_890, 1_500_000_000, TimeSpan.FromSeconds(2.5), "debug exit, status 3");
+        Assert.Equal("debug exit, status 3: 1,234,567,890 instructions, virtual 1.500 s, wall 2.500 s, 493.8 MIPS", r.Summary());
+    }
+
+    [Fact]
     public void InstructionLimitEndsWithStatus124()
     {
         using var g = new GuestHarness((a, _) =>

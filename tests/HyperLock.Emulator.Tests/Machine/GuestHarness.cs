@@ -22,7 +22,7 @@ internal sealed class GuestHarness : IDisposable
     public MemoryStream Serial { get; } = new();
 
     public GuestHarness(Action<Assembler, Dictionary<int, Label>> build, ulong instructionLimit = 100_000_000,
-        DateTime? rtcStart = null, bool x2apic = false, ulong memory = 64UL << 20)
+        DateTime? rtcStart = null, bool x2apic = false, ulong memory = 64UL << 20, ulong virtualTimeLimitNs = ulong.MaxValue)
     {
         var a = new Assembler(64);
         var handlers = new Dictionary<int, Label>();
@@ -37,6 +37,7 @@ internal sealed class GuestHarness : IDisposable
             InstructionLimit = instructionLimit,
             RtcStart = rtcStart,
             X2Apic = x2apic,
+            VirtualTimeLimitNs = virtualTimeLimitNs,
         });
         if (handlers.Count > 0)
         {

@@ -102,7 +102,7 @@ internal static unsafe partial class SystemOps
             if (((sel & ~7) + 15) > c.Gdtr.Limit) { c.RaiseGp(err); return false; }
             high = c.ReadDescriptorHigh(addr);
             if (c.Faulted) return false;
-            if (((high >> 8) & 0x1F) != 0) { c.RaiseGp(err); return false; }
+            if (((high >> 40) & 0x1F) != 0) { c.RaiseGp(err); return false; }
         }
         if (!Cpu.DescPresent(d)) { c.RaiseFault(Vector.NP, err); return false; }
         seg = Cpu.DecodeDescriptor(sel, d);
