@@ -35,6 +35,23 @@ verify.SetAction(pr =>
 });
 root.Subcommands.Add(verify);
 
+var runKernel = new Option<string>("--kernel") { Description = "Kernel to boot: bzImage, multiboot, ELF64 or flat binary", Required = true };
+var runInitrd = new Option<string?>("--initrd") { Description = "Initial ramdisk file" };
+var runInitrdDir = new Option<string?>("--initrd-dir") { Description = "Directory packed into a newc initramfs" };
+var runAppend = new Option<string?>("--append") { Description = "Kernel command line" };
+var runMemory = new Option<string?>("--memory") { Description = "RAM size (default 512M)" };
+var runMax = new Option<string?>("--max-instructions") { Description = "Stop with status 124 after N instructions" };
+var runSerial = new Option<string?>("--serial") { Description = "Write the guest's serial output to FILE instead of stdout" };
+var runQuiet = new Option<bool>("--quiet") { Description = "No serial output on stdout, no progress line" };
+var run = new Command("run", "Boot a kernel on the bare machine (no hypervisor); serial output to stdout, a summary line to stderr")
+{
+    runKernel, runInitrd, runInitrdDir, runAppend, runMemory, runMax, runSerial, runQuiet,
+};
+run.SetAction(pr => Cli.Guard(() => RunCommand.Run(new RunCommand.Options(
+    pr.GetValue(runKernel)!, pr.GetValue(runInitrd), pr.GetValue(runInitrdDir), pr.GetValue(runAppend) ?? "",
+    pr.GetValue(runMemory), pr.GetValue(runMax), pr.GetValue(runSerial), pr.GetValue(runQuiet)), Console.Out, Console.Error)));
+root.Subcommands.Add(run);
+
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
 {
