@@ -207,7 +207,9 @@ public class IntegerShiftTests
     public void CountZeroChangesNothingAndCountIsMaskedToFiveBits()
     {
         using var s = Snip.Run(a => { a.stc(); a.shl(eax, cl); a.int3(); }, c => { c.R(Reg.Rax) = 0xFFFFFFFF00000001; c.R(Reg.Rcx) = 32; });
-        Assert.Equal(0xFFFFFFFF00000001UL, s.R(Reg.Rax)); // count 32 masks to 0: not even the upper-half clear
+        // Count 32 masks to 0: the value and the flags are unchanged, but the 32-bit destination is
+        // still written, so the upper half is cleared (observed on the host by the differential tester).
+        Assert.Equal(0x0000000000000001UL, s.R(Reg.Rax));
         Assert.Equal(F.CF, s.Flags & F.CF);
         using var t = Snip.Run(a => { a.shl(rax, cl); a.int3(); }, c => { c.R(Reg.Rax) = 3; c.R(Reg.Rcx) = 65; });
         Assert.Equal(6UL, t.R(Reg.Rax)); // 64-bit counts mask to six bits
