@@ -5,9 +5,10 @@ using HyperLock.Verifier.Policy;
 namespace HyperLock.Verifier;
 
 /// <summary>
-/// The restricted-instruction verifier (SPEC §6). A bundle-parallel pre-pass decodes the
-/// bundles made only of common plain forms and direct branches with <see cref="FastDecoder"/>'s
-/// turbo tables; then one exact linear pass walks the image, takes those bundles as they are
+/// The restricted-instruction verifier (SPEC §6). A bundle-parallel pre-pass runs the
+/// <see cref="FastDecoderDfa"/> automaton over each bundle from its start and keeps the bundles
+/// made only of its forms whose branches, pseudo-instructions and gate calls pass their checks;
+/// then one exact linear pass walks the image, takes those bundles as they are
 /// when it enters them at their start, and decodes everything else instruction by instruction
 /// (general fast tables, or Iced for unusual forms), checking rules 1 and 3-7 as it goes. It
 /// records instruction starts and pseudo-instruction second halves in one bit per byte and
