@@ -1,12 +1,14 @@
+using System.Runtime.Intrinsics;
 using HyperLock.Verifier.Decoding;
 using HyperLock.Verifier.Policy;
 
 namespace HyperLock.Verifier;
 
 /// <summary>
-/// The restricted-instruction verifier (SPEC §6). A bundle-parallel pre-pass decodes the
-/// bundles made only of common plain forms and direct branches with <see cref="FastDecoder"/>'s
-/// turbo tables; then one exact linear pass walks the image, takes those bundles as they are
+/// The restricted-instruction verifier (SPEC §6). A bundle-parallel pre-pass runs the
+/// <see cref="FastDecoderDfa"/> automaton over each bundle from its start and keeps the bundles
+/// made only of its forms whose branches, pseudo-instructions and gate calls pass their checks;
+/// then one exact linear pass walks the image, takes those bundles as they are
 /// when it enters them at their start, and decodes everything else instruction by instruction
 /// (general fast tables, or Iced for unusual forms), checking rules 1 and 3-7 as it goes. It
 /// records instruction starts and pseudo-instruction second halves in one bit per byte and
@@ -55,7 +57,7 @@ public static class ImageVerifier
             {
                 iced.Reset(p, len);
                 sink.Bind(iced);
-                int nA = useFastPath ? BundleParallelPass(p, len, starts, state, ref branchesA) : 0;
+                int nA = useFastPath ? BundleParallelPass(p, len, options.GateVector, starts, noTarget, state, ref branchesA) : 0;
                 int nBranches = Scan(p, len, options.GateVector, useFastPath, iced, starts, noTarget, state, ref branches, sink);
                 if (!sink.Full) CheckTargets(len, starts, noTarget, state, branchesA, nA, branches, nBranches, sink);
                 if (!sink.Full) CheckEntries(len, options.EntryPoints, sink);
@@ -106,80 +108,147 @@ public static class ImageVerifier
 
     /// <summary>
     /// The fast pre-pass. Because a valid image never has an instruction crossing a bundle end,
-    /// every bundle can be decoded from its own start, independently of the others. Four cursors,
-    /// one in each quarter of the image, decode bundles with the turbo tables in lockstep, so that
-    /// the CPU overlaps their dependency chains (byte, table, length, next byte). A bundle made
-    /// only of turbo forms (plain, or direct branches, a call ending the bundle) whose last
-    /// instruction ends exactly at the bundle end is Clean: its instruction starts are final and
-    /// its branches go to <paramref name="branchesA"/>. Everything else is left Dirty for the
-    /// exact linear pass (<see cref="Scan"/>), which also re-does a Clean bundle if the linear
-    /// decoding enters it anywhere but at its start.
+    /// every bundle can be decoded from its own start, independently of the others. The
+    /// automaton <see cref="FastDecoderDfa"/> runs over four bundles at once (four independent
+    /// chains of one table load per byte, with no data-dependent branch), writing its state after
+    /// each byte; vector compares then give the instruction starts and the positions where a
+    /// branch, a pseudo-instruction half or the gate ended. A bundle whose last state is a
+    /// boundary and whose few special instructions pass their checks (<see cref="Specials"/>) is
+    /// Clean: its instruction starts are final and its branches go to <paramref name="branchesA"/>.
+    /// Everything else is left Dirty for the exact linear pass (<see cref="Scan"/>), which also
+    /// re-does a Clean bundle if the linear decoding enters it anywhere but at its start.
     /// </summary>
-    private static unsafe int BundleParallelPass(byte* p, int len, uint[] starts, byte[] state, ref long[] branchesA)
+    private static unsafe int BundleParallelPass(byte* p, int len, byte gate, uint[] starts, uint[] noTarget, byte[] state, ref long[] branchesA)
     {
-        int eligible = Math.Max(0, (len - FastDecoder.Lookahead + 1) >> 5); // whole bundles decodable with lookahead
-        int quarter = (eligible + Lanes - 1) / Lanes;
+        int whole = len >> 5;
+        byte* table = FastDecoderDfa.Table;
+        byte* buf = stackalloc byte[4 * 32];
         int nb = 0;
-        Cursor c0 = default, c1 = default, c2 = default, c3 = default;
-        for (int k = 0; k < quarter; k++)
+        int bundle = 0;
+        for (; bundle + 4 <= whole; bundle += 4)
         {
-            if (nb + 4 * 64 > branchesA.Length) Array.Resize(ref branchesA, branchesA.Length * 2);
-            c0.Start(k, eligible);
-            c1.Start(k + quarter, eligible);
-            c2.Start(k + 2 * quarter, eligible);
-            c3.Start(k + 3 * quarter, eligible);
-            while ((c0.Pos < c0.End) | (c1.Pos < c1.End) | (c2.Pos < c2.End) | (c3.Pos < c3.End))
+            byte* q = p + (bundle << 5);
+            uint s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int i = 0; i < 32; i++)
             {
-                if (c0.Pos < c0.End) c0.Step(p, branchesA, ref nb);
-                if (c1.Pos < c1.End) c1.Step(p, branchesA, ref nb);
-                if (c2.Pos < c2.End) c2.Step(p, branchesA, ref nb);
-                if (c3.Pos < c3.End) c3.Step(p, branchesA, ref nb);
+                s0 = table[(s0 << 8) | q[i]];
+                s1 = table[(s1 << 8) | q[i + 32]];
+                s2 = table[(s2 << 8) | q[i + 64]];
+                s3 = table[(s3 << 8) | q[i + 96]];
+                buf[i] = (byte)s0;
+                buf[i + 32] = (byte)s1;
+                buf[i + 64] = (byte)s2;
+                buf[i + 96] = (byte)s3;
             }
-            c0.Finish(starts, state);
-            c1.Finish(starts, state);
-            c2.Finish(starts, state);
-            c3.Finish(starts, state);
+            if (nb + 4 * 64 > branchesA.Length) Array.Resize(ref branchesA, branchesA.Length * 2);
+            Finish(p, len, gate, bundle, buf, starts, noTarget, state, branchesA, ref nb);
+            Finish(p, len, gate, bundle + 1, buf + 32, starts, noTarget, state, branchesA, ref nb);
+            Finish(p, len, gate, bundle + 2, buf + 64, starts, noTarget, state, branchesA, ref nb);
+            Finish(p, len, gate, bundle + 3, buf + 96, starts, noTarget, state, branchesA, ref nb);
+        }
+        for (; bundle < whole; bundle++)
+        {
+            byte* q = p + (bundle << 5);
+            uint s0 = 0;
+            for (int i = 0; i < 32; i++)
+            {
+                s0 = table[(s0 << 8) | q[i]];
+                buf[i] = (byte)s0;
+            }
+            if (nb + 64 > branchesA.Length) Array.Resize(ref branchesA, branchesA.Length * 2);
+            Finish(p, len, gate, bundle, buf, starts, noTarget, state, branchesA, ref nb);
         }
         return nb;
     }
 
-    /// <summary>Bundles the pre-pass decodes at once, one per cursor.</summary>
-    private const int Lanes = 4;
-
-    /// <summary>One pre-pass cursor: decodes one bundle from its start with the turbo tables.</summary>
-    private struct Cursor
+    /// <summary>Classify one bundle from its 32 automaton states; mark it Clean when it needs no linear pass.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Finish(byte* p, int len, byte gate, int bundle, byte* states, uint[] starts, uint[] noTarget, byte[] state,
+        long[] branchesA, ref int nb)
     {
-        public int Pos, End, Bundle;
-        public uint Bits;
-        public bool Ok, Live;
+        var v = Vector256.Load(states);
+        uint ends = Vector256.LessThan(v, Vector256.Create((byte)FastDecoderDfa.Boundaries)).ExtractMostSignificantBits();
+        if ((int)ends >= 0) return; // the bundle does not end at an instruction end (or no form matched): Dirty
+        uint begins = (ends << 1) | 1;
+        uint special = Vector256.LessThan(v - Vector256.Create((byte)1),
+            Vector256.Create((byte)(FastDecoderDfa.Boundaries - 1))).ExtractMostSignificantBits();
+        uint nt = 0;
+        if (special != 0 && !Specials(p, len, gate, bundle << 5, states, begins, special, branchesA, ref nb, ref nt)) return;
+        starts[bundle] = begins;
+        noTarget[bundle] = nt;
+        state[bundle] = Clean;
+    }
 
-        public void Start(int bundle, int eligible)
+    /// <summary>
+    /// Check the special instructions of a bundle the automaton accepted: record direct
+    /// branches, require calls to end the bundle and <c>int</c> to be the gate, and check that
+    /// <c>jmp/call rX</c> and vmread/vmwrite are preceded in the bundle by their mask or field
+    /// immediate (decoded exactly with the general decoder). False leaves the bundle Dirty (the
+    /// branches recorded so far are dropped).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static unsafe bool Specials(byte* p, int len, byte gate, int bundleStart, byte* states, uint begins, uint special,
+        long[] branchesA, ref int nb, ref uint nt)
+    {
+        int nb0 = nb;
+        for (; special != 0; special &= special - 1)
         {
-            Bundle = bundle;
-            Live = bundle < eligible;
-            Pos = bundle << 5;
-            End = Live ? Pos + 32 : Pos;
-            Bits = 0;
-            Ok = true;
-        }
-
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public unsafe void Step(byte* p, long[] branchesA, ref int nb)
-        {
-            int l = FastDecoder.TurboLength(p + Pos);
-            if (l == 0)
+            int i = System.Numerics.BitOperations.TrailingZeroCount(special);
+            int end = bundleStart + i + 1;
+            int srcRel = 31 - System.Numerics.BitOperations.LeadingZeroCount(begins & (uint)((2ul << i) - 1));
+            int src = bundleStart + srcRel;
+            switch (states[i])
             {
-                l = FastDecoder.TurboBranch(p + Pos, Pos, out long target, out bool call);
-                if (l == 0 || (call && ((Pos + l) & 31) != 0)) { Ok = false; l = End - Pos; }
-                else { branchesA[nb] = Pos; branchesA[nb + 1] = target; nb += 2; }
+                case FastDecoderDfa.EndRel8:
+                    branchesA[nb] = src;
+                    branchesA[nb + 1] = end + (sbyte)p[end - 1];
+                    nb += 2;
+                    break;
+                case FastDecoderDfa.EndCall32 when i != 31:
+                    nb = nb0;
+                    return false;
+                case FastDecoderDfa.EndRel32 or FastDecoderDfa.EndCall32:
+                    branchesA[nb] = src;
+                    branchesA[nb + 1] = end + (long)*(int*)(p + end - 4);
+                    nb += 2;
+                    break;
+                case FastDecoderDfa.EndInt:
+                    if (p[end - 1] != gate) { nb = nb0; return false; }
+                    break;
+                default:
+                    if (!PseudoSecondHalf(p, len, bundleStart, src, srcRel, end, begins))
+                    {
+                        nb = nb0;
+                        return false;
+                    }
+                    nt |= 1u << srcRel;
+                    break;
             }
-            Bits |= 1u << (Pos & 31);
-            Pos += l;
         }
+        return true;
+    }
 
-        public readonly void Finish(uint[] starts, byte[] state)
+    /// <summary>A jmp/call rX or vmread/vmwrite at <paramref name="src"/> whose first half is the previous instruction of the bundle and correct.</summary>
+    private static unsafe bool PseudoSecondHalf(byte* p, int len, int bundleStart, int src, int srcRel, int end, uint begins)
+    {
+        uint before = begins & ((1u << srcRel) - 1);
+        if (before == 0 || src > len - FastDecoder.Lookahead) return false;
+        int prevPos = bundleStart + 31 - System.Numerics.BitOperations.LeadingZeroCount(before);
+        var ins = default(Insn);
+        var prev = default(Insn);
+        if (!FastDecoder.TryDecodeGeneral(p + src, src, ref ins) || src + ins.Length != end) return false;
+        if (!FastDecoder.TryDecodeGeneral(p + prevPos, prevPos, ref prev)) return false;
+        switch (ins.Kind)
         {
-            if (Live && Ok && Pos == End) { starts[Bundle] = Bits; state[Bundle] = Clean; }
+            case InsnKind.JmpReg or InsnKind.CallReg:
+                if (ins.Reg == 4 || prev.Kind != InsnKind.AndMask || prev.Reg != ins.Reg) return false;
+                return ins.Kind == InsnKind.JmpReg || (end & 31) == 0;
+            case InsnKind.Vmread or InsnKind.Vmwrite:
+                if (prev.Kind != InsnKind.MovR32Imm || prev.Reg != ins.Reg) return false;
+                uint field = (uint)prev.Value;
+                return ins.Kind == InsnKind.Vmread ? VmcsFieldPolicy.MayRead(field) : VmcsFieldPolicy.MayWrite(field);
+            default:
+                return false;
         }
     }
 
@@ -208,6 +277,7 @@ public static class ImageVerifier
                     // it): its pre-pass result does not describe the image; decode it linearly.
                     state[bundle] = Redone;
                     startBits[bundle] = 0;
+                    noTarget[bundle] = 0;
                 }
                 int bundleEnd = Math.Min(len, (bundle << 5) + 32);
                 while (pos < bundleEnd)
