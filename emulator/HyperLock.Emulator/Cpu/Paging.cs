@@ -80,7 +80,10 @@ public sealed unsafe partial class Cpu
         bool write = access == Access.Write;
         bool fetch = access == Access.Fetch;
         bool nxe = (Efer & Bits.EferNxe) != 0;
-        uint err = (write ? PfWrite : 0) | (user ? PfUser : 0) | (fetch && nxe ? PfFetch : 0);
+        // I/D is reported for fetches when SMEP is on, or when NX exists (PAE or 4-level paging with EFER.NXE).
+        bool paeLike = (Efer & Bits.EferLma) != 0 || (Cr4 & Bits.Cr4Pae) != 0;
+        bool reportFetch = fetch && ((Cr4 & Bits.Cr4Smep) != 0 || (nxe && paeLike));
+        uint err = (write ? PfWrite : 0) | (user ? PfUser : 0) | (reportFetch ? PfFetch : 0);
         _walkLinear = lin;
         if (Faulted) return false;
 

@@ -80,6 +80,23 @@ public class RunLoopTests
         }
     }
 
+    [Theory]
+    [InlineData(0x20000000UL, CpuCore.PfUser | CpuCore.PfFetch)]                        // not present
+    [InlineData(0x10000000UL, CpuCore.PfPresent | CpuCore.PfUser | CpuCore.PfFetch)]    // scratch is NX
+    public void FetchFaultsReportInstructionFetchWithNx(ulong target, uint expectedError)
+    {
+        var (env, stop) = SnippetRunner.Run(a =>
+        {
+            a.mov(rax, (long)target);
+            a.jmp(rax);
+        });
+        using var _ = env;
+        Assert.Equal(Vector.PF, stop.Vector);
+        Assert.Equal(expectedError, stop.ErrorCode);
+        Assert.Equal(target, env.Cpu.Cr2);
+        Assert.Equal(target, env.Cpu.Rip);
+    }
+
     [Fact]
     public void InstructionLimitStopsExactly()
     {
