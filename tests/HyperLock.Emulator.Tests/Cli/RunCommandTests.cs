@@ -59,3 +59,29 @@ public class RunCommandTests : IDisposable
         Assert.Throws<UsageException>(() => RunCommand.Run(Opts(File("h.bin", [0xF4]), memory: "lots"), new StringWriter(), new StringWriter()));
     }
 }
+
+public class RunSummarySnapshotTests
+{
+    /// <summary>The summary line people read, with the host-dependent timings masked.</summary>
+    [Fact]
+    public void SummaryLineFormat()
+    {
+        // mov ecx, 1000; l: dec ecx; jnz l; mov al, 1; out 0xf4, al
+        byte[] code = [0xB9, 0xE8, 0x03, 0x00, 0x00, 0xFF, 0xC9, 0x75, 0xFC, 0xB0, 0x01, 0xE6, 0xF4];
+        string path = Path.Combine(Path.GetTempPath(), $"hyperlock-summary-{Environment.ProcessId}.bin");
+        File.WriteAllBytes(path, code);
+        try
+        {
+            var err = new StringWriter();
+            int status = RunCommand.Run(new RunCommand.Options(path, null, null, "", null, null, null, Quiet: true), new StringWriter(), err);
+            Assert.Equal(3, status);
+            string masked = System.Text.RegularExpressions.Regex.Replace(err.ToString().TrimEnd(),
+                @"wall \d+\.\d{3} s, \d+\.\d MIPS$", "wall <seconds> s, <mips> MIPS");
+            Snapshooter.Xunit.Snapshot.Match(masked);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
