@@ -9,11 +9,7 @@ internal static class SnippetRunner
 {
     public static byte[] Assemble(Action<Assembler> build)
     {
-        var a = new Assembler(64);
-        build(a);
-        var w = new CodeWriterImpl();
-        a.Assemble(w, SnippetEnvironment.CodeBase);
-        return w.Bytes.ToArray();
+        return AssembledCode.Bytes(64, SnippetEnvironment.CodeBase, build);
     }
 
     public static (SnippetEnvironment Env, StopReason Stop) Run(Action<Assembler> build, bool user = true, ulong maxSteps = 10_000_000,
@@ -25,9 +21,4 @@ internal static class SnippetRunner
         return (env, stop);
     }
 
-    private sealed class CodeWriterImpl : CodeWriter
-    {
-        public readonly List<byte> Bytes = new();
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
 }

@@ -27,11 +27,10 @@ internal sealed class GuestHarness : IDisposable
         var a = new Assembler(64);
         var handlers = new Dictionary<int, Label>();
         build(a, handlers);
-        var writer = new Writer();
-        var result = a.Assemble(writer, LoadAddress, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        byte[] code = AssembledCode.Bytes(a, LoadAddress, out var result);
         Machine = new X86Machine(new MachineConfig
         {
-            Boot = new BootImage { Kernel = writer.Bytes.ToArray(), KernelName = "guest.bin" },
+            Boot = new BootImage { Kernel = code, KernelName = "guest.bin" },
             MemorySize = memory,
             SerialOutput = Serial,
             InstructionLimit = instructionLimit,
@@ -60,11 +59,6 @@ internal sealed class GuestHarness : IDisposable
 
     public void Dispose() => Machine.Dispose();
 
-    private sealed class Writer : CodeWriter
-    {
-        public readonly List<byte> Bytes = new();
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
 }
 
 /// <summary>Assembly snippets guests share.</summary>

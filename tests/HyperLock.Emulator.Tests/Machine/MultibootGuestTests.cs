@@ -46,9 +46,7 @@ public class MultibootGuestTests
         a.Label(ref bad);
         a.mov(al, 0x7F);
         a.@out(0xF4, al);
-        var w = new Bytes();
-        a.Assemble(w, Load);
-        var code = w.List.ToArray();
+        var code = AssembledCode.Bytes(a, Load, out _);
         // Entry after the 12-byte header.
         return TestImages.Elf(false, Load + 12, new TestImages.Seg(Load, code, (ulong)code.Length));
     }
@@ -74,9 +72,4 @@ public class MultibootGuestTests
         Assert.Equal(5, r.ExitStatus);
     }
 
-    private sealed class Bytes : CodeWriter
-    {
-        public readonly List<byte> List = new();
-        public override void WriteByte(byte value) => List.Add(value);
-    }
 }

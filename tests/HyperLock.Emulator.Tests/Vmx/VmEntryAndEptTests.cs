@@ -310,16 +310,7 @@ public class VmEntryAndEptTests
 
     private static byte[] Assemble16(Action<Assembler> build)
     {
-        var a = new Assembler(16);
-        build(a);
-        var w = new BytesWriter();
-        a.Assemble(w, 0);
-        return w.Bytes.ToArray();
+        return AssembledCode.Bytes(16, 0, build);
     }
 
-    private sealed class BytesWriter : CodeWriter
-    {
-        public readonly List<byte> Bytes = new();
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
 }

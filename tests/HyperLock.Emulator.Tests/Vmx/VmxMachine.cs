@@ -81,11 +81,7 @@ internal sealed class VmxMachine : IDisposable
 
     public static byte[] Assemble(ulong address, Action<Assembler> build)
     {
-        var a = new Assembler(64);
-        build(a);
-        var w = new ListWriter();
-        a.Assemble(w, address);
-        return w.Bytes.ToArray();
+        return AssembledCode.Bytes(64, address, build);
     }
 
     public void Load(ulong address, Action<Assembler> build) => Memory.WriteBytes(address, Assemble(address, build));
@@ -142,11 +138,6 @@ internal sealed class VmxMachine : IDisposable
 
     public void Dispose() => Memory.Dispose();
 
-    private sealed class ListWriter : CodeWriter
-    {
-        public readonly List<byte> Bytes = new();
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
 }
 
 /// <summary>

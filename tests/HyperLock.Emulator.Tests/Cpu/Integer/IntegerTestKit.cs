@@ -22,11 +22,7 @@ internal sealed class Snip : IDisposable
     public static Snip Run(Action<Assembler> build, Action<CpuCore>? setup = null, bool user = true, int bitness = 64,
         ulong maxSteps = 10_000_000)
     {
-        var a = new Assembler(bitness);
-        build(a);
-        var w = new Writer();
-        a.Assemble(w, SnippetEnvironment.CodeBase);
-        var env = new SnippetEnvironment(w.Bytes.ToArray(), user);
+        var env = new SnippetEnvironment(AssembledCode.Bytes(bitness, SnippetEnvironment.CodeBase, build), user);
         if (bitness == 32) MakeCompatibilityMode(env.Cpu);
         var s = new Snip(env);
         setup?.Invoke(env.Cpu);
@@ -54,11 +50,6 @@ internal sealed class Snip : IDisposable
 
     public void Dispose() => Env.Dispose();
 
-    private sealed class Writer : CodeWriter
-    {
-        public readonly List<byte> Bytes = new();
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
 }
 
 /// <summary>RFLAGS bit values for expectations.</summary>

@@ -50,11 +50,7 @@ internal sealed class BareMetal : IDisposable
     /// <returns>The assembler result, for <see cref="AssemblerResult.GetLabelRIP"/>.</returns>
     public AssemblerResult Asm(ulong address, int bitness, Action<Assembler> build)
     {
-        var a = new Assembler(bitness);
-        build(a);
-        var w = new Writer();
-        var result = a.Assemble(w, address, BlockEncoderOptions.ReturnNewInstructionOffsets);
-        Memory.WriteBytes(address, w.Bytes.ToArray());
+        Memory.WriteBytes(address, AssembledCode.Bytes(bitness, address, build, out var result));
         return result;
     }
 
@@ -66,11 +62,6 @@ internal sealed class BareMetal : IDisposable
 
     public StopReason Run(ulong max = 100_000) => Cpu.Run(max);
 
-    private sealed class Writer : CodeWriter
-    {
-        public readonly List<byte> Bytes = new();
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
 
     // ---- descriptors --------------------------------------------------------------------
 
