@@ -184,9 +184,9 @@ public static class CpuWorkloads
                 throw new ArgumentException($"unknown workload {name}", nameof(name));
         }
         a.int3();
-        var w = new BytesWriter();
-        a.Assemble(w, SnippetEnvironment.CodeBase);
-        return w.Bytes.ToArray();
+        using var stream = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(stream), SnippetEnvironment.CodeBase);
+        return stream.ToArray();
     }
 
     /// <summary>A ready environment for a workload.</summary>
@@ -219,11 +219,5 @@ public static class CpuWorkloads
     {
         using var env = Create(name);
         return RunOnce(env);
-    }
-
-    private sealed class BytesWriter : CodeWriter
-    {
-        public readonly List<byte> Bytes = new();
-        public override void WriteByte(byte value) => Bytes.Add(value);
     }
 }

@@ -252,8 +252,8 @@ public sealed class VmxBenchMachine : IDisposable
     {
         var a = new Assembler(64);
         build(a);
-        var w = new Writer();
-        var result = a.Assemble(w, address, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        using var stream = new MemoryStream();
+        var result = a.Assemble(new StreamCodeWriter(stream), address, BlockEncoderOptions.ReturnNewInstructionOffsets);
         restart = 0;
         // The restart entry is the last label's target: the instruction after the final INT3 of the handler,
         // or the first instruction in bare mode. Find it as the last "mov rax, imm64" block start.
@@ -264,14 +264,8 @@ public sealed class VmxBenchMachine : IDisposable
             if (k > 0 && insns[k - 1].Code == Code.Int3 && insns[k].Code != Code.Int3) { restart = address + offsets[k]; break; }
         }
         if (restart == 0) restart = address;
-        return w.Bytes.ToArray();
+        return stream.ToArray();
     }
 
     public void Dispose() => _memory.Dispose();
-
-    private sealed class Writer : CodeWriter
-    {
-        public readonly List<byte> Bytes = new();
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
 }
