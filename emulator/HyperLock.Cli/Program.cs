@@ -55,7 +55,9 @@ root.Subcommands.Add(run);
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
 {
-    Console.Error.WriteLine($"hyperlock: {parse.Errors[0].Message} (see 'hyperlock --help')");
+    // An unknown word says more than the "required command" complaint it also causes.
+    var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+    Console.Error.WriteLine($"hyperlock: {error.Message} (see 'hyperlock --help')");
     return 2;
 }
 return parse.Invoke();
