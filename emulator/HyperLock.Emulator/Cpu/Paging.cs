@@ -88,6 +88,7 @@ public sealed unsafe partial class Cpu
         if (Faulted) return false;
 
         Span<ulong> entryAddrs = stackalloc ulong[4];
+        Span<ulong> entryValues = stackalloc ulong[4]; // as read by the walk: the A/D pass needs no second read
         int levels;
         ulong entry;
         bool writable = true, userOk = true, noExec = false;
@@ -104,6 +105,7 @@ public sealed unsafe partial class Cpu
                 ulong addr = table + (((lin >> shift) & 0x1FF) << 3);
                 entry = ReadPagingEntry(addr, 8);
                 if (Faulted) return false;
+                entryValues[levels] = entry;
                 entryAddrs[levels++] = addr;
                 if ((entry & PteP) == 0) return PageFault(lin, err);
                 ulong rsvd = entry & ~PhysAddrMask & 0x000FFFFFFFFFF000UL;
@@ -148,6 +150,7 @@ public sealed unsafe partial class Cpu
                 ulong addr = table + (((lin >> shift) & 0x1FF) << 3);
                 entry = ReadPagingEntry(addr, 8);
                 if (Faulted) return false;
+                entryValues[levels] = entry;
                 entryAddrs[levels++] = addr;
                 if ((entry & PteP) == 0) return PageFault(lin, err);
                 ulong rsvd = entry & ~PhysAddrMask & 0x000FFFFFFFFFF000UL;
@@ -180,6 +183,7 @@ public sealed unsafe partial class Cpu
                 ulong addr = table + (((lin >> shift) & 0x3FF) << 2);
                 entry = ReadPagingEntry(addr, 4);
                 if (Faulted) return false;
+                entryValues[levels] = entry;
                 entryAddrs[levels++] = addr;
                 if ((entry & PteP) == 0) return PageFault(lin, err);
                 writable &= (entry & PteRw) != 0;
@@ -216,8 +220,7 @@ public sealed unsafe partial class Cpu
         int entrySize = (Efer & Bits.EferLma) != 0 || (Cr4 & Bits.Cr4Pae) != 0 ? 8 : 4;
         for (int i = 0; i < levels; i++)
         {
-            ulong e = ReadPagingEntry(entryAddrs[i], entrySize);
-            if (Faulted) return false;
+            ulong e = entryValues[i];
             ulong want = e | PteA;
             if (i == levels - 1 && write) want |= PteD;
             if (want != e) WritePagingEntry(entryAddrs[i], entrySize, want);
