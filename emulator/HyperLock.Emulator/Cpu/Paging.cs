@@ -95,11 +95,30 @@ public sealed unsafe partial class Cpu
         ulong pageBase;
         ulong pageMaskLow; // offset bits within the final page
 
-        if ((Efer & Bits.EferLma) != 0)
+        if ((Efer & Bits.EferLma) != 0 || (Cr4 & Bits.Cr4Pae) != 0)
         {
-            ulong table = Cr3 & PhysAddrMask;
+            // 4-level paging starts at the PML4 (bits 47:39); PAE paging starts at one of the four
+            // PDPTEs (bits 31:30; read each walk, where real CPUs cache them at CR3 load) and then
+            // walks the same 8-byte-entry levels from the page directory (bits 29:21).
+            ulong table;
+            int shift;
+            if ((Efer & Bits.EferLma) != 0)
+            {
+                table = Cr3 & PhysAddrMask;
+                shift = 39;
+            }
+            else
+            {
+                ulong pdpteAddr = (Cr3 & 0xFFFFFFE0) + (((lin >> 30) & 3) << 3);
+                ulong pdpte = ReadPagingEntry(pdpteAddr, 8);
+                if (Faulted) return false;
+                if ((pdpte & PteP) == 0) return PageFault(lin, err);
+                if ((pdpte & 0x1E6) != 0 || (pdpte & ~PhysAddrMask & 0x000FFFFFFFFFF000UL) != 0 || (pdpte & PteNx) != 0)
+                    return PageFault(lin, err | PfPresent | PfReserved);
+                table = pdpte & PhysAddrMask;
+                shift = 21;
+            }
             levels = 0;
-            int shift = 39;
             for (; ; )
             {
                 ulong addr = table + (((lin >> shift) & 0x1FF) << 3);
@@ -110,14 +129,11 @@ public sealed unsafe partial class Cpu
                 if ((entry & PteP) == 0) return PageFault(lin, err);
                 ulong rsvd = entry & ~PhysAddrMask & 0x000FFFFFFFFFF000UL;
                 if (!nxe && (entry & PteNx) != 0) rsvd |= 1;
-                bool large = (entry & PtePs) != 0;
+                // At the last level bit 7 is PAT, not a page size.
+                bool large = shift > 12 && (entry & PtePs) != 0;
                 if (shift == 39 && large) rsvd |= 1;
                 if (shift == 30 && large && !Cpuid.Has1GPages) rsvd |= 1;
-                if (large && shift > 12)
-                {
-                    ulong lowRsvd = ((1UL << shift) - 1) & ~0x1FFFUL; // bits shift-1 .. 13 must be 0
-                    rsvd |= entry & lowRsvd;
-                }
+                if (large) rsvd |= entry & ((1UL << shift) - 1) & ~0x1FFFUL; // bits shift-1 .. 13 must be 0
                 if (rsvd != 0) return PageFault(lin, err | PfPresent | PfReserved);
                 writable &= (entry & PteRw) != 0;
                 userOk &= (entry & PteUs) != 0;
@@ -131,45 +147,6 @@ public sealed unsafe partial class Cpu
                 }
                 table = entry & PhysAddrMask;
                 shift -= 9;
-            }
-        }
-        else if ((Cr4 & Bits.Cr4Pae) != 0)
-        {
-            // PAE: the four PDPTEs are indexed by bits 31:30 (read each walk; real CPUs cache them at CR3 load).
-            ulong pdpteAddr = (Cr3 & 0xFFFFFFE0) + (((lin >> 30) & 3) << 3);
-            ulong pdpte = ReadPagingEntry(pdpteAddr, 8);
-            if (Faulted) return false;
-            if ((pdpte & PteP) == 0) return PageFault(lin, err);
-            if ((pdpte & 0x1E6) != 0 || (pdpte & ~PhysAddrMask & 0x000FFFFFFFFFF000UL) != 0 || (pdpte & PteNx) != 0)
-                return PageFault(lin, err | PfPresent | PfReserved);
-            levels = 0;
-            ulong table = pdpte & PhysAddrMask;
-            int shift = 21;
-            for (; ; )
-            {
-                ulong addr = table + (((lin >> shift) & 0x1FF) << 3);
-                entry = ReadPagingEntry(addr, 8);
-                if (Faulted) return false;
-                entryValues[levels] = entry;
-                entryAddrs[levels++] = addr;
-                if ((entry & PteP) == 0) return PageFault(lin, err);
-                ulong rsvd = entry & ~PhysAddrMask & 0x000FFFFFFFFFF000UL;
-                if (!nxe && (entry & PteNx) != 0) rsvd |= 1;
-                bool large = shift == 21 && (entry & PtePs) != 0;
-                if (large) rsvd |= entry & 0x1FE000UL;
-                if (rsvd != 0) return PageFault(lin, err | PfPresent | PfReserved);
-                writable &= (entry & PteRw) != 0;
-                userOk &= (entry & PteUs) != 0;
-                noExec |= nxe && (entry & PteNx) != 0;
-                if (shift == 12 || large)
-                {
-                    pageMaskLow = (1UL << shift) - 1;
-                    pageBase = entry & PhysAddrMask & ~pageMaskLow;
-                    global = (entry & PteG) != 0 && (Cr4 & Bits.Cr4Pge) != 0;
-                    break;
-                }
-                table = entry & PhysAddrMask;
-                shift = 12;
             }
         }
         else

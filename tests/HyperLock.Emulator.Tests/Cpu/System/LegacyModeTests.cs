@@ -352,6 +352,42 @@ public class LegacyModeTests
         Assert.Equal(0UL, m.Cpu.Efer & Bits.EferLma);
     }
 
+    /// <summary>32-bit protected mode with PAE paging (no LME): a 4 KiB page and a 2 MiB page remap to their new frames.</summary>
+    [Fact]
+    public void LegacyPaePagingMapsSmallAndLargePages()
+    {
+        using var m = new BareMetal();
+        m.EnterProtectedMode32();
+        const uint pdpt = 0x10000, pd = 0x11000, pt0 = 0x12000;
+        m.Write(pdpt, 8, pd | 1);                                    // PDPTE 0: present (no R/W, U/S in a PDPTE)
+        for (uint k = 0; k < 512; k++) m.Write(pt0 + k * 8, 8, (k << 12) | 3); // 0-2 MiB identity, 4 KiB pages
+        m.Write(pt0 + 0x1C0 * 8, 8, 0x700000 | 3);                  // except 0x1C0000 -> 0x700000
+        m.Write(pd, 8, pt0 | 3);
+        m.Write(pd + 8, 8, 0x600000 | 0x83);                        // 2-4 MiB -> 6-8 MiB, one 2 MiB page
+        m.Write(0x700000, 4, 0x3333);
+        m.Write(0x600010, 4, 0x4444);
+        m.Asm(KernelCode, 32, a =>
+        {
+            a.mov(eax, cr4);
+            a.or(eax, (int)Bits.Cr4Pae);
+            a.mov(cr4, eax);
+            a.mov(eax, pdpt);
+            a.mov(cr3, eax);
+            a.mov(eax, cr0);
+            a.or(eax, unchecked((int)0x80000000));
+            a.mov(cr0, eax);
+            a.mov(ebx, __dword_ptr[0x1C0000]);
+            a.mov(__dword_ptr[Results], ebx);
+            a.mov(ebx, __dword_ptr[0x200010]);
+            a.mov(__dword_ptr[Results + 8], ebx);
+            a.hlt();
+        });
+        Assert.Equal(StopKind.Halted, m.Run().Kind);
+        Assert.Equal(0x3333UL, m.Result(0));
+        Assert.Equal(0x4444UL, m.Result(1));
+        Assert.Equal(0UL, m.Cpu.Efer & Bits.EferLma);
+    }
+
     [Fact]
     public void EnablingPagingWithLmeButWithoutPaeFaults()
     {
