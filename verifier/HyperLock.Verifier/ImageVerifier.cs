@@ -63,7 +63,8 @@ public static class ImageVerifier
                 if (!sink.Full) CheckEntries(len, options.EntryPoints, sink);
                 sink.Unbind();
             }
-            return new VerificationResult(len, options.GateVector, sink.Findings, sink.Truncated);
+            var validStarts = sink.Findings.Count == 0 ? ValidStarts(starts, noTarget, bundles, len) : InstructionStartSet.Empty;
+            return new VerificationResult(len, options.GateVector, sink.Findings, sink.Truncated, validStarts);
         }
         finally
         {
@@ -395,6 +396,14 @@ public static class ImageVerifier
         if (prevPos < 0) return prev; // Invalid: nothing decodable precedes
         if (prevPos > fastLimit || !FastDecoder.TryDecodeGeneral(p + prevPos, prevPos, ref prev)) iced.Decode(prevPos, ref prev);
         return prev;
+    }
+
+    /// <summary>The starts that are branch targets (not second halves of pseudo-instructions), copied out of the scratch bitmaps.</summary>
+    private static InstructionStartSet ValidStarts(uint[] starts, uint[] noTarget, int bundles, int len)
+    {
+        var bits = new uint[bundles];
+        for (int k = 0; k < bundles; k++) bits[k] = starts[k] & ~noTarget[k];
+        return new InstructionStartSet(bits, len);
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
