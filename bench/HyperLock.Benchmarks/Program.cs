@@ -1,3 +1,4 @@
+using HyperLock.Emulator.Workloads;
 using System.Diagnostics;
 using BenchmarkDotNet.Running;
 using HyperLock.Benchmarks;

@@ -1,5 +1,5 @@
 using System.Numerics;
-using HyperLock.Emulator.Machine;
+using HyperLock.Emulator.Time;
 using HyperLock.Emulator.Memory;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using HyperLock.Emulator.Machine;
 
 namespace HyperLock.Emulator.Loaders;
 

@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using HyperLock.Emulator.Machine;
 
 namespace HyperLock.Emulator.Loaders;
 

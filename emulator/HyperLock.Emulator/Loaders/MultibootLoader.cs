@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
 using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Machine;
 using HyperLock.Emulator.Memory;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 

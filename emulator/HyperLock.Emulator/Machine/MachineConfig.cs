@@ -1,4 +1,5 @@
 using HyperLock.Emulator.Loaders;
+using HyperLock.Emulator.Time;
 
 namespace HyperLock.Emulator.Machine;
 
