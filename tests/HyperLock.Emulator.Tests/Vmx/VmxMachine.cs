@@ -1,6 +1,7 @@
 using HyperLock.Emulator.Builders;
 using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Machine;
 using HyperLock.Emulator.Memory;
 using HyperLock.Emulator.Vmx;
 using Iced.Intel;
@@ -40,10 +41,19 @@ internal sealed class VmxMachine : IDisposable
     /// <summary>The EPT of the last <see cref="BuildIdentityEpt"/>.</summary>
     public EptBuilder? Ept { get; private set; }
 
-    public VmxMachine(ulong ramSize = 64 << 20)
+    /// <summary>The board this machine was set up on, when it was given one (devices, host-call port).</summary>
+    public Board? Board { get; }
+
+    public VmxMachine(ulong ramSize = 64 << 20) : this(new PhysicalMemory(ramSize), null) { }
+
+    /// <summary>Sets up the same layout on a board built from parts (its memory must hold at least 16 MiB).</summary>
+    public VmxMachine(Board board) : this(board.Memory, board) { }
+
+    private VmxMachine(PhysicalMemory memory, Board? board)
     {
-        Memory = new PhysicalMemory(ramSize);
-        Cpu = new CpuCore(Memory);
+        Memory = memory;
+        Board = board;
+        Cpu = board?.Cpu ?? new CpuCore(Memory);
         // PML4, PDPT and PD land at 0x1000, 0x2000, 0x3000.
         var paging = new PageTableBuilder(Memory, new FrameAllocator(Memory, Pml4, Pd + 0x1000));
         paging.IdentityMap2M(1UL << 30, PageFlags.Writable);
@@ -97,7 +107,6 @@ internal sealed class VmxMachine : IDisposable
     public ulong EptLeafAddress(ulong pml4, ulong gpa) => EptAt(pml4).LeafAddress(gpa);
 
     public void Dispose() => Memory.Dispose();
-
 }
 
 /// <summary>
