@@ -50,7 +50,7 @@ public sealed unsafe partial class Cpu
         if ((Efer & Bits.EferLma) != 0 && !IsCanonical(lin))
         {
             phys = 0;
-            RaiseFault(Vector.GP, 0);
+            RaiseNonCanonical(lin);
             return false;
         }
         bool global = false;
