@@ -50,7 +50,7 @@ public sealed unsafe partial class Cpu
         if ((Efer & Bits.EferLma) != 0 && !IsCanonical(lin))
         {
             phys = 0;
-            RaiseFault(Vector.GP, 0);
+            RaiseNonCanonical(lin);
             return false;
         }
         bool global = false;
@@ -98,7 +98,8 @@ public sealed unsafe partial class Cpu
         if ((Efer & Bits.EferLma) != 0 || (Cr4 & Bits.Cr4Pae) != 0)
         {
             // 4-level paging starts at the PML4 (bits 47:39); PAE paging starts at one of the four
-            // PDPTEs (bits 31:30; read each walk, where real CPUs cache them at CR3 load) and then
+            // PDPTEs (bits 31:30; read each walk, where real CPUs cache them at CR3 load; a PAE guest
+            // under EPT uses the ones VM entry loaded from the VMCS, Vmx/GuestPdptes.cs) and then
             // walks the same 8-byte-entry levels from the page directory (bits 29:21).
             ulong table;
             int shift;
@@ -110,7 +111,7 @@ public sealed unsafe partial class Cpu
             else
             {
                 ulong pdpteAddr = (Cr3 & 0xFFFFFFE0) + (((lin >> 30) & 3) << 3);
-                ulong pdpte = ReadPagingEntry(pdpteAddr, 8);
+                ulong pdpte = _pdptesFromVmcs ? _vmcsPdptes[(lin >> 30) & 3] : ReadPagingEntry(pdpteAddr, 8);
                 if (Faulted) return false;
                 if ((pdpte & PteP) == 0) return PageFault(lin, err);
                 if ((pdpte & 0x1E6) != 0 || (pdpte & ~PhysAddrMask & 0x000FFFFFFFFFF000UL) != 0 || (pdpte & PteNx) != 0)

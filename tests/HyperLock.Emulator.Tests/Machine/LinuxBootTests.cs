@@ -51,6 +51,13 @@ public class LinuxBootTests
         Assert.True(start >= 0 && end > start, "/init did not run to its end marker." + context);
         string initOutput = console[start..(end + LinuxGuest.EndMarker.Length + 1)];
 
+        // The kernel's boot messages (the console before /init starts) report no firmware bug,
+        // no errata, no disabled MTRRs and no vulnerability the modelled core does not have.
+        string kernelLog = console[..start];
+        Assert.Contains("x86/PAT: Configuration [0-7]: WB  WC", kernelLog, StringComparison.Ordinal); // PAT set up: MTRRs are on
+        foreach (string warning in BootLogWarnings)
+            Assert.False(kernelLog.Contains(warning, StringComparison.Ordinal), $"The boot log reports \"{warning}\":\n{kernelLog}");
+
         // The run ends by itself: poweroff -f halts the processor with interrupts off.
         Assert.True(result.Outcome == MachineOutcome.Halted && result.ExitStatus == 0, "The guest did not power off." + context);
 
@@ -71,6 +78,12 @@ public class LinuxBootTests
         if (expected != actual) File.WriteAllText(snapshotPath + ".actual", actual);
         Assert.Equal(expected, actual);
     }
+
+    /// <summary>Boot-log phrases a correctly modelled, current core never causes (the CPU model, its MSRs and CPUID).</summary>
+    private static readonly string[] BootLogWarnings =
+    [
+        "[Firmware Bug]", "Errata", "please update microcode", "MTRRs disabled", "WARNING", "Vulnerable", "unchecked MSR access",
+    ];
 
     private static string Tail(string s, int n) => s.Length <= n ? s : s[^n..];
 }

@@ -154,6 +154,7 @@ public sealed unsafe partial class Cpu
             {
                 if (Faulted)
                 {
+                    if (_nonCanonicalPending) NonCanonicalFaultOf(ref insn);
                     // A fault leaves RIP at the instruction and does not retire it; a software
                     // interrupt (INT n, INT3, INTO) has completed and its handler set RIP past it.
                     if (PendingSoftware != SoftwareEventKind.None)

@@ -65,6 +65,7 @@ public sealed partial class Cpu
             if (In64BitMode || (Cr4 & Bits.Cr4Pcide) != 0) { RaiseGp(0); return false; }
         }
         Cr0 = value;
+        _pdptesFromVmcs = false; // PAE PDPTEs are reloaded from memory
         if (pg && !oldPg && (Efer & Bits.EferLme) != 0) Efer |= Bits.EferLma;
         if (!pg && oldPg) Efer &= ~Bits.EferLma;
         if (((old ^ value) & (Bits.Cr0Pg | Bits.Cr0Wp | Bits.Cr0Pe)) != 0) FlushTlb(includeGlobal: true);
@@ -84,6 +85,7 @@ public sealed partial class Cpu
             value &= 0xFFFFFFFF;
         }
         Cr3 = value;
+        _pdptesFromVmcs = false; // PAE PDPTEs are reloaded from memory
         FlushTlb(includeGlobal: false);
         return true;
     }
@@ -103,6 +105,7 @@ public sealed partial class Cpu
         }
         if (Cr4WriteFilter != null && !Cr4WriteFilter(this, value)) { RaiseGp(0); return false; }
         Cr4 = value;
+        _pdptesFromVmcs = false; // PAE PDPTEs are reloaded from memory
         const ulong pagingBits = Bits.Cr4Pge | Bits.Cr4Pae | Bits.Cr4Pse | Bits.Cr4Pcide | Bits.Cr4Smep | Bits.Cr4Smap;
         if (((old ^ value) & pagingBits) != 0) FlushTlb(includeGlobal: true);
         UpdateMode();
