@@ -110,6 +110,8 @@ public sealed class CpuidProfile
         p.Set(1, 0, new Leaf(0x00050654, (8u << 8) | (1u << 16), ecx1, edx1));
         p.Set(7, 0, new Leaf(0, Bit(3) /*BMI1*/ | Bit(7) /*SMEP*/ | Bit(8) /*BMI2*/ | Bit(9) /*ERMS*/, 0, 0), indexedBySubleaf: true);
         p.SetBit(7, 0, Ebx, 19); // ADX (ADCX/ADOX)
+        p.SetBit(7, 0, Ebx, 23); // CLFLUSHOPT
+        p.SetBit(7, 0, Ebx, 24); // CLWB
         p.SetBit(7, 0, Ebx, 29); // SHA extensions
         // XSAVE: x87 and SSE state only (XCR0 bits 0-1); legacy area 512 + header 64 bytes.
         p.Set(0xD, 0, new Leaf(3, 576, 576, 0), indexedBySubleaf: true);
