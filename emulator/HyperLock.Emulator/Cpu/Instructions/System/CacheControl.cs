@@ -7,7 +7,9 @@ namespace HyperLock.Emulator.Cpu.Instructions;
 /// <summary>
 /// LFENCE/SFENCE/MFENCE (no-ops: one processor, memory accesses happen in program order) and
 /// CLFLUSH (CPUID.1:EDX.CLFSH is advertised; there are no caches, so it only checks that the
-/// byte is addressable, faulting as a one-byte load would, without touching MMIO).
+/// byte is addressable, faulting as a one-byte load would, without touching MMIO). CLFLUSHOPT
+/// and CLWB (CPUID.(EAX=7,ECX=0):EBX bits 23 and 24) differ from it only in ordering and in
+/// whether the line stays cached, so they share its handler.
 /// </summary>
 internal static unsafe partial class SystemOps
 {
@@ -16,6 +18,8 @@ internal static unsafe partial class SystemOps
         foreach (var m in new[] { Mnemonic.Lfence, Mnemonic.Sfence, Mnemonic.Mfence })
             foreach (var code in FormTable.Legacy(m)) OpTable.Set(code, &Fence);
         OpTable.Set(Code.Clflush_m8, &Clflush);
+        OpTable.Set(Code.Clflushopt_m8, &Clflush);
+        OpTable.Set(Code.Clwb_m8, &Clflush);
     }
 
     private static void Fence(Cpu c, ref Insn i) { }
