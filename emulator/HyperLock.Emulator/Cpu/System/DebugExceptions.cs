@@ -182,7 +182,8 @@ public sealed partial class Cpu
         }
         ulong bits = DbTrapPending | DbTrapHeld;
         DbTrapPending = 0;
-        if (MovSsShadow && InterruptShadowUntil > Retired)
+        // MOV SS blocking: from the instruction just executed, or loaded by a VM entry (resolved at the next boundary).
+        if (MovSsShadow && (InterruptShadowUntil > Retired || _entryShadowPending))
         {
             DbTrapHeld = bits;
             return;
