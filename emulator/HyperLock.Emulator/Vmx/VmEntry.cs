@@ -162,6 +162,7 @@ public sealed partial class Cpu
         if ((cr0 & Bits.Cr0Pg) != 0 && !pe) return Fail0("guest CR0.PG without PE");
         if ((cr4 & Cap.Cr4Fixed0) != Cap.Cr4Fixed0 || (cr4 & ~Cap.Cr4Fixed1) != 0) return Fail0("guest CR4");
         if ((entry & C.EntryLoadDebug) != 0 && (VmRead(F.GuestDr7) >> 32) != 0) return Fail0("guest DR7");
+        if ((entry & C.EntryLoadDebug) != 0 && (VmRead(F.GuestDebugCtl) & ~DebugBits.DebugCtlWritable) != 0) return Fail0("guest IA32_DEBUGCTL");
         if (ia32e && ((cr0 & Bits.Cr0Pg) == 0 || (cr4 & Bits.Cr4Pae) == 0)) return Fail0("IA-32e guest without paging/PAE");
         if (!ia32e && (cr4 & Bits.Cr4Pcide) != 0) return Fail0("guest CR4.PCIDE");
         if ((VmRead(F.GuestCr3) >> MaxPhysAddrBits) != 0) return Fail0("guest CR3");
