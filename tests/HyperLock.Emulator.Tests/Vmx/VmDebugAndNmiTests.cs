@@ -217,6 +217,25 @@ public class VmDebugAndNmiTests
     }
 
     [Fact]
+    public void NmiWhoseDeliveryFaultsIsReportedAsIdtVectoringInformation()
+    {
+        // The NMI's gate lies beyond the guest IDT limit: #GP (bitmap) during delivery of the NMI.
+        var (m, _) = VmExitTests.Exit(g => { g.@out(0x80, al); g.nop(); g.vmcall(); },
+            t =>
+            {
+                t.Fields[F.GuestIdtrLimit] = 16 * Vector.NMI - 1;
+                t.Fields[F.ExceptionBitmap] = 1 << Vector.GP;
+            },
+            mm => mm.Cpu.Io = new NmiButton(mm.Cpu));
+        using var o = m;
+        Assert.Equal((ulong)ExitReason.ExceptionOrNmi, m.Cpu.R(Reg.R12));
+        Assert.Equal(Interruption.Valid | Interruption.ErrorCodeValid | (3u << 8) | 13u, m.Vmcs(F.ExitInterruptionInfo));
+        Assert.Equal((ulong)(Vector.NMI * 8 + 2 + 1), m.Vmcs(F.ExitInterruptionErrorCode)); // IDT, EXT
+        Assert.Equal(Interruption.Valid | (2u << 8) | 2u, m.Vmcs(F.IdtVectoringInfo));
+        Assert.Equal(VmxMachine.GuestCode + 2, m.Vmcs(F.GuestRip));
+    }
+
+    [Fact]
     public void HltInstructionWaitsForThePreemptionTimerWhileDevicesTick()
     {
         var (m, _) = VmExitTests.Exit(g => { g.hlt(); g.vmcall(); },
