@@ -326,7 +326,8 @@ public sealed unsafe partial class Cpu
     {
         bool exitsOnInterrupt = InNonRoot && (VPin & Vmx.VmxControls.PinExtIntExiting) != 0;
         bool canWake = (IF || exitsOnInterrupt) && Interrupts != null;
-        if ((canWake && Interrupts!.HasInterrupt) || (NmiPending && !NmiBlocked && !InNonRoot))
+        // An interrupt that exits is taken by VmxCheckEvents; only one the guest will take un-halts it here.
+        if ((IF && Interrupts != null && Interrupts.HasInterrupt) || (NmiPending && !NmiBlocked && !InNonRoot))
         {
             Halted = false;
             return default;
