@@ -77,7 +77,14 @@ public sealed unsafe partial class Cpu
         Mxcsr = 0x1F80;
         ResetMsrs();
         ResetFpu();
+        Dr = default;
+        Dr[6] = DebugBits.Dr6Fixed1;
+        Dr[7] = DebugBits.Dr7Fixed1;
+        DebugCtl = 0;
+        DbTrapPending = DbTrapHeld = 0;
+        NmiPending = NmiBlocked = false;
         UpdateMode();
+        UpdateDebugState();
         FlushTlb(includeGlobal: true);
     }
 

@@ -168,6 +168,7 @@ public sealed unsafe partial class Cpu
     private ulong ReadSlow(ulong lin, int size, bool user)
     {
         if (Faulted) return 0; // an earlier check of this instruction (segment limit) failed
+        if (DataBreakpointsArmed) CheckDataBreakpoints(lin, size, write: false);
         uint off = (uint)lin & 0xFFF;
         if (off + (uint)size > 0x1000)
         {
@@ -192,6 +193,7 @@ public sealed unsafe partial class Cpu
     private void WriteSlow(ulong lin, int size, ulong value, bool user)
     {
         if (Faulted) return;
+        if (DataBreakpointsArmed) CheckDataBreakpoints(lin, size, write: true);
         uint off = (uint)lin & 0xFFF;
         if (off + (uint)size > 0x1000)
         {

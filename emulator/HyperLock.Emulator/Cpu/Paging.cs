@@ -67,7 +67,8 @@ public sealed unsafe partial class Cpu
         TlbMisses++;
         ulong frame = phys >> 12;
         byte* host = Memory.FramePointer(frame);
-        if (host != null && !(access == Access.Write && Memory.IsCode(frame)))
+        if (host != null && !(access == Access.Write && Memory.IsCode(frame))
+            && !(DataBreakpointsArmed && access != Access.Fetch && DataBreakpointOnPage(lin)))
             FillTlb(access, user, lin, frame, (nint)host, global);
         return true;
     }

@@ -21,4 +21,10 @@ public static class Vector
 
     /// <summary>Class used for double-fault decisions (SDM "Interrupt 8").</summary>
     public static bool IsContributory(int vector) => vector is DE or TS or NP or SS or GP;
+
+    /// <summary>
+    /// Fault-class exceptions, whose pushed RFLAGS image has RF set (SDM 18.3.1.1) so that the
+    /// return does not re-trigger an instruction breakpoint. #DB faults are excluded.
+    /// </summary>
+    public static bool SetsResumeFlag(int vector) => vector is DE or BR or UD or NM or TS or NP or SS or GP or PF or MF or AC or XM or VE or CP;
 }

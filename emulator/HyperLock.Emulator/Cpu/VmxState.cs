@@ -41,8 +41,11 @@ public sealed partial class Cpu
     internal bool EptAd;
     internal ushort CurrentVpid;
 
-    /// <summary>Virtual-NMI blocking (virtual NMIs) or NMI blocking while in non-root.</summary>
-    internal bool NmiBlocked;
+    /// <summary>Virtual-NMI blocking of a guest run with "virtual NMIs" (physical blocking is <see cref="NmiBlocked"/>).</summary>
+    internal bool VirtualNmiBlocked;
+
+    /// <summary>The guest's blocking by NMI as the interruptibility state reports it: virtual or physical.</summary>
+    internal bool GuestNmiBlocked => (VPin & VmxControls.PinVirtualNmis) != 0 ? VirtualNmiBlocked : NmiBlocked;
 
     /// <summary>Non-root events need checking at instruction boundaries (windows, timer, external-interrupt exiting, entry shadow).</summary>
     internal bool VmxEventWatch;
@@ -405,9 +408,4 @@ public sealed partial class Cpu
         return true;
     }
 
-    /// <summary>Virtual-NMI blocking ends at IRET in the guest (call from the IRET handler).</summary>
-    public void VmxOnIret()
-    {
-        if (NmiBlocked) { NmiBlocked = false; RecomputeVmxWatch(); }
-    }
 }

@@ -347,7 +347,18 @@ public sealed class LocalApic : IMmioHandler
         if ((e & LvtMasked) != 0) return;
         uint mode = lvt == LvtTimer || lvt == LvtError ? ModeFixed : (e >> LvtModeShift) & 7;
         if (mode == ModeFixed) AcceptInterrupt((int)(e & 0xFF), level: false);
-        else UnhandledAccesses++; // NMI, SMI, INIT, ExtINT from a local source: not modelled
+        else if (mode == ModeNmi) _cpu.RaiseNmi(); // the vector field is ignored: NMIs use vector 2
+        else UnhandledAccesses++; // SMI, INIT, ExtINT from a local source: not modelled
+    }
+
+    /// <summary>
+    /// The LINT1 pin is asserted (an external NMI source, such as a board's NMI button): delivered
+    /// as LVT LINT1 says (NMI at reset); with the APIC globally disabled the pin is the processor's NMI input.
+    /// </summary>
+    public void SignalLint1()
+    {
+        if (!GloballyEnabled) { _cpu.RaiseNmi(); return; }
+        LocalInterrupt(LvtLint1);
     }
 
     private void RecordError(uint bit)
@@ -385,6 +396,7 @@ public sealed class LocalApic : IMmioHandler
             if (vector < 16) { RecordError(EsrSendIllegalVector); return; }
             AcceptInterrupt(vector, level: false); // IPIs are edge-triggered
         }
+        else if (mode == ModeNmi) _cpu.RaiseNmi();
         else UnhandledAccesses++;
     }
 

@@ -174,6 +174,7 @@ public sealed partial class Cpu
         if ((cr0 & Bits.Cr0Pg) != 0 && !pe) return Fail0("guest CR0.PG without PE");
         if ((cr4 & Cap.Cr4Fixed0) != Cap.Cr4Fixed0 || (cr4 & ~Cap.Cr4Fixed1) != 0) return Fail0("guest CR4");
         if ((entry & C.EntryLoadDebug) != 0 && (VmRead(F.GuestDr7) >> 32) != 0) return Fail0("guest DR7");
+        if ((entry & C.EntryLoadDebug) != 0 && (VmRead(F.GuestDebugCtl) & ~DebugBits.DebugCtlWritable) != 0) return Fail0("guest IA32_DEBUGCTL");
         if (ia32e && ((cr0 & Bits.Cr0Pg) == 0 || (cr4 & Bits.Cr4Pae) == 0)) return Fail0("IA-32e guest without paging/PAE");
         if (!ia32e && (cr4 & Bits.Cr4Pcide) != 0) return Fail0("guest CR4.PCIDE");
         if ((VmRead(F.GuestCr3) >> MaxPhysAddrBits) != 0) return Fail0("guest CR3");
@@ -353,7 +354,9 @@ public sealed partial class Cpu
         if (CurrentVpid == 0) _rootTlb.Valid = false; // VPID-0 mappings are invalidated by the entry
 
         ulong intr = VmRead(F.GuestInterruptibility);
-        NmiBlocked = (intr & 8) != 0;
+        // Blocking by NMI: virtual with "virtual NMIs", otherwise the processor's own blocking.
+        if ((VPin & C.PinVirtualNmis) != 0) VirtualNmiBlocked = (intr & 8) != 0;
+        else NmiBlocked = (intr & 8) != 0;
         _entryShadowPending = (intr & 3) != 0;
         MovSsShadow = (intr & 2) != 0;
         Halted = VmRead(F.GuestActivityState) == 1;
@@ -376,16 +379,22 @@ public sealed partial class Cpu
             bool hasErr = (inj & Interruption.ErrorCodeValid) != 0;
             uint err = (uint)VmRead(F.EntryExceptionErrorCode);
             uint len = (uint)VmRead(F.EntryInstructionLength);
-            if (type == Interruption.TypeNmi) NmiBlocked = true;
+            if (type == Interruption.TypeNmi) BlockGuestNmis();
             InjectEvent(vector, type, hasErr, err, len);
             return;
         }
-        // Pending debug exceptions: a #DB is pending before the first guest instruction.
+        // Pending debug exceptions: a #DB is pending before the first guest instruction, or after
+        // it when the entry loads blocking by MOV SS (the run loop holds it over one instruction).
         ulong pdbg = VmRead(F.GuestPendingDebug);
-        if ((pdbg & 0x400F) != 0 && (pdbg & ((1 << 14) | (1 << 12))) != 0 && (intr & 2) == 0)
+        if ((pdbg & 0x400F) != 0 && (pdbg & ((1 << 14) | (1 << 12))) != 0)
         {
-            Dr[6] = (Dr[6] & ~0x400FUL) | (pdbg & 0x400F) | 0xFFFF0FF0UL;
+            if ((intr & 2) != 0)
+            {
+                DbTrapHeld = pdbg & 0x400F;
+                return;
+            }
             Halted = false;
+            _dbEventBits = pdbg & 0x400F;
             NonRootEvent(Vector.DB, Interruption.TypeHardwareException, false, 0, 0, checkBitmap: true, first: Vector.DB);
         }
     }
@@ -429,7 +438,11 @@ public sealed partial class Cpu
         Cr0 = VmRead(F.GuestCr0) | Bits.Cr0Et;
         Cr3 = VmRead(F.GuestCr3);
         Cr4 = VmRead(F.GuestCr4);
-        if ((entry & C.EntryLoadDebug) != 0) Dr[7] = VmRead(F.GuestDr7);
+        if ((entry & C.EntryLoadDebug) != 0)
+        {
+            Dr[7] = VmRead(F.GuestDr7);
+            DebugCtl = VmRead(F.GuestDebugCtl);
+        }
         SysenterCs = VmRead(F.GuestSysenterCs);
         SysenterEsp = VmRead(F.GuestSysenterEsp);
         SysenterEip = VmRead(F.GuestSysenterEip);
@@ -449,7 +462,10 @@ public sealed partial class Cpu
         R(Reg.Rsp) = VmRead(F.GuestRsp);
         Rip = VmRead(F.GuestRip);
         SetRflags(VmRead(F.GuestRflags));
+        RfLoaded = true; // RF from the guest field suppresses an instruction breakpoint on the first guest instruction
         UpdateMode();
+        UpdateDebugState();
+        DbTrapPending = DbTrapHeld = 0;
     }
 
     /// <summary>Processes an MSR-load list; returns 0 or the 1-based index of the failing entry.</summary>

@@ -42,8 +42,12 @@ public sealed partial class Cpu
         bool isPf = PendingIsPageFault;
         ulong cr2 = PendingCr2;
         ClearFault();
+        bool iretUnblocked = NmiUnblockedByIret;
+        NmiUnblockedByIret = false;
         if (vector == VmExitPendingVector)
         {
+            // An EPT violation by an IRET that had unblocked NMIs reports it (qualification bit 12).
+            if (iretUnblocked && _xReason == ExitReason.EptViolation) _xQual |= Interruption.NmiUnblocking;
             DoVmExit(_xReason, _xQual);
             return default;
         }
@@ -56,12 +60,17 @@ public sealed partial class Cpu
             case SoftwareEventKind.Int1: type = Interruption.TypePrivilegedSoftware; len = 1; break;
         }
         _pendingCr2 = isPf ? cr2 : Cr2;
+        // The RFLAGS image of a fault has RF set, also when the fault exits instead (SDM 28.3.3).
+        if (type == Interruption.TypeHardwareException && Vector.SetsResumeFlag(vector)) RflagsRest |= Bits.Rf;
+        _iretUnblockedForExit = iretUnblocked;
         NonRootEvent(vector, type, hasErr, err, len, checkBitmap: true, first: vector);
+        _iretUnblockedForExit = false;
         return _abortStop;
     }
 
     private ulong _pendingCr2;
     private StopReason _abortStop;
+    private bool _iretUnblockedForExit;
 
     /// <summary>
     /// Non-root events at an instruction boundary: the entry's STI/MOV-SS shadow, the
@@ -78,7 +87,7 @@ public sealed partial class Cpu
         }
         bool shadow = Retired < InterruptShadowUntil;
         bool irq = Interrupts != null && Interrupts.HasInterrupt;
-        if (!VmxEventWatch && !irq) return false;
+        if (!VmxEventWatch && !irq && !NmiPending) return false;
         if (_initPending)
         {
             _initPending = false;
@@ -86,29 +95,30 @@ public sealed partial class Cpu
             DoVmExit(ExitReason.Init, 0);
             return true;
         }
-        if (VmxTimerDeadline != ulong.MaxValue)
+        // A halted guest waits in the run loop's Idle, which skips virtual time to the timer's deadline.
+        if (VmxTimerDeadline != ulong.MaxValue && Now >= VmxTimerDeadline)
         {
-            bool expired = Now >= VmxTimerDeadline;
-            if (!expired && Halted && VmxTimerDeadline <= EventDeadline && !(irq && (IF || (VPin & C.PinExtIntExiting) != 0)))
-            {
-                IdleCycles += VmxTimerDeadline - Now;
-                expired = true;
-            }
-            if (expired)
-            {
-                ResetExitInfo();
-                DoVmExit(ExitReason.PreemptionTimer, 0);
-                return true;
-            }
-        }
-        if (Halted && !irq && (VPin & C.PinExtIntExiting) != 0 && !IF && EventDeadline != ulong.MaxValue
-            && EventDeadline > Now && EventDeadline < VmxTimerDeadline)
-        {
-            // HLT with IF = 0 still wakes for an external interrupt that exits: skip to the next device event.
-            IdleCycles += EventDeadline - Now;
+            ResetExitInfo();
+            DoVmExit(ExitReason.PreemptionTimer, 0);
             return true;
         }
-        if ((VProc & C.ProcNmiWindow) != 0 && !NmiBlocked && !(shadow && MovSsShadow))
+        if (NmiPending && !NmiBlocked && !(shadow && MovSsShadow))
+        {
+            NmiPending = false;
+            if ((VPin & C.PinNmiExiting) != 0)
+            {
+                // NMI exiting: exit reason 0 with an NMI interruption type; NMIs stay blocked after the exit.
+                ResetExitInfo();
+                _xIntInfo = Interruption.Make(Vector.NMI, Interruption.TypeNmi, false);
+                DoVmExit(ExitReason.ExceptionOrNmi, 0);
+                NmiBlocked = true;
+                return true;
+            }
+            Halted = false;
+            NonRootEvent(Vector.NMI, Interruption.TypeNmi, false, 0, 0, checkBitmap: false, first: -1);
+            return true;
+        }
+        if ((VProc & C.ProcNmiWindow) != 0 && !VirtualNmiBlocked && !(shadow && MovSsShadow))
         {
             ResetExitInfo();
             DoVmExit(ExitReason.NmiWindow, 0);
@@ -182,8 +192,11 @@ public sealed partial class Cpu
             {
                 ResetExitInfo();
                 _xIntInfo = Interruption.Make(vector, type, hasErr);
+                if (_iretUnblockedForExit && vector != Vector.DF) _xIntInfo |= Interruption.NmiUnblocking;
                 _xIntError = hasErr ? err : 0;
-                ulong qual = vector == Vector.PF ? _pendingCr2 : vector == Vector.DB ? (Dr[6] & 0x600F) : 0;
+                // A #DB exit reports its conditions in the qualification and leaves DR6 alone.
+                bool hardwareDb = vector == Vector.DB && type == Interruption.TypeHardwareException;
+                ulong qual = vector == Vector.PF ? _pendingCr2 : hardwareDb ? TakeDebugEventBits() : 0;
                 if (len != 0 && type != Interruption.TypeHardwareException)
                 {
                     Rip -= len;
@@ -196,9 +209,11 @@ public sealed partial class Cpu
             _vectoring = Interruption.Make(vector, type, hasErr);
             _vectoringErr = hasErr ? err : 0;
             _vectoringLen = len;
-            Deliver(vector, hasErr, err, SoftKind(type), external: type == Interruption.TypeExternal);
+            if (vector == Vector.DB && type == Interruption.TypeHardwareException) OnDebugExceptionDelivered();
+            Deliver(vector, hasErr, err, SoftKind(type), external: type is Interruption.TypeExternal or Interruption.TypeNmi);
             if (!Faulted)
             {
+                if (type == Interruption.TypeNmi) BlockGuestNmis();
                 _vectoring = 0;
                 return;
             }
@@ -293,6 +308,8 @@ public sealed partial class Cpu
         Halted = false;
         InterruptShadowUntil = 0;
         MovSsShadow = false;
+        DbTrapPending = DbTrapHeld = 0;
+        VirtualNmiBlocked = false;
         LoadHostState();
         EnterTlbContext(guest: false, flush: noVpid && !entryFailure);
         if (LoadMsrList(VmRead(F.ExitMsrLoadAddr), (uint)VmRead(F.ExitMsrLoadCount)) != 0) { VmxAbort(4); return; }
@@ -315,7 +332,11 @@ public sealed partial class Cpu
         VmWrite(F.GuestCr0, Cr0);
         VmWrite(F.GuestCr3, Cr3);
         VmWrite(F.GuestCr4, Cr4);
-        if ((VExitCtl & C.ExitSaveDebug) != 0) VmWrite(F.GuestDr7, Dr[7]);
+        if ((VExitCtl & C.ExitSaveDebug) != 0)
+        {
+            VmWrite(F.GuestDr7, Dr[7]);
+            VmWrite(F.GuestDebugCtl, DebugCtl);
+        }
         VmWrite(F.GuestRsp, R(Reg.Rsp));
         VmWrite(F.GuestRip, Rip);
         VmWrite(F.GuestRflags, GetRflags());
@@ -344,10 +365,13 @@ public sealed partial class Cpu
         ulong intr = 0;
         if (Retired < InterruptShadowUntil) intr |= MovSsShadow ? 2UL : (IF ? 1UL : 0);
         if (_entryShadowPending) intr |= VmRead(F.GuestInterruptibility) & 3;
-        if (NmiBlocked) intr |= 8;
+        if (GuestNmiBlocked) intr |= 8;
         VmWrite(F.GuestInterruptibility, intr);
         VmWrite(F.GuestActivityState, Halted ? 1UL : 0UL);
-        VmWrite(F.GuestPendingDebug, 0);
+        // Debug traps not yet delivered (held by MOV SS blocking): B0-B3 and BS, bit 12 when a breakpoint matched.
+        ulong pendingDebug = DbTrapHeld & 0x400F;
+        if ((pendingDebug & 0xF) != 0) pendingDebug |= 1 << 12;
+        VmWrite(F.GuestPendingDebug, pendingDebug);
         if ((VExitCtl & C.ExitSaveTimer) != 0)
         {
             ulong left = VmxTimerDeadline == ulong.MaxValue || VmxTimerDeadline <= Now ? 0
@@ -363,7 +387,8 @@ public sealed partial class Cpu
         Cr0 = VmRead(F.HostCr0) | Bits.Cr0Et;
         Cr3 = VmRead(F.HostCr3);
         Cr4 = VmRead(F.HostCr4);
-        Dr[7] = 0x400;
+        Dr[7] = DebugBits.Dr7Fixed1;
+        DebugCtl = 0;
         SysenterCs = VmRead(F.HostSysenterCs);
         SysenterEsp = VmRead(F.HostSysenterEsp);
         SysenterEip = VmRead(F.HostSysenterEip);
@@ -396,5 +421,6 @@ public sealed partial class Cpu
         SetRflags(Bits.Fixed1);
         ForceCpl(0);
         UpdateMode();
+        UpdateDebugState();
     }
 }

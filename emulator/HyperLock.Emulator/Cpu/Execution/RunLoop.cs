@@ -105,12 +105,17 @@ public sealed unsafe partial class Cpu
                 if (stop.Kind != StopKind.None) return stop;
                 continue;
             }
+            if (NmiPending && !InNonRoot && TryDeliverNmi()) continue;
             if (Interrupts != null && IF && Retired >= InterruptShadowUntil && Interrupts.HasInterrupt)
             {
                 DeliverExternalInterrupt(Interrupts.Acknowledge());
                 continue;
             }
             if (Retired >= end) return new StopReason(StopKind.InstructionLimit);
+
+            // TF, RF or an execute breakpoint: one instruction at a time, breakpoints checked before the fetch.
+            bool stepping = DebugStepping;
+            if (stepping && CheckExecuteBreakpoints()) continue;
 
             Block? block = FindBlock();
             if (block == null) continue; // fetch fault raised; delivered at the top
@@ -128,9 +133,18 @@ public sealed unsafe partial class Cpu
             }
             if (InterruptShadowUntil > Retired && InterruptShadowUntil - Retired < budget)
                 budget = InterruptShadowUntil - Retired;
-            ExecuteBlock(block, budget);
+            if (stepping)
+            {
+                bool tf = (RflagsRest & Bits.Tf) != 0, nonRoot = InNonRoot;
+                ulong ripBefore = Rip;
+                RfLoaded = false;
+                ExecuteBlock(block, 1);
+                AfterDebugStep(tf, ripBefore, block.Insns[0].Len, nonRoot);
+            }
+            else ExecuteBlock(block, budget);
             // STI / MOV SS (terminators) ask for a shadow over the next instruction; Retired is exact only here.
             if (InterruptShadowUntil == ShadowAfterThisInstruction) InterruptShadowUntil = Retired + 1;
+            if ((DbTrapPending | DbTrapHeld) != 0) ResolveDebugTraps();
         }
     }
 
@@ -283,7 +297,15 @@ public sealed unsafe partial class Cpu
             if (PendingIsPageFault) Cr2 = PendingCr2;
             ClearFault();
             if (InterceptExceptions)
+            {
+                if (vector == Vector.DB) TakeDebugEventBits();
                 return new StopReason(StopKind.Exception, vector, err, hasErr);
+            }
+            if (soft == SoftwareEventKind.None)
+            {
+                if (vector == Vector.DB) OnDebugExceptionDelivered();
+                else if (Vector.SetsResumeFlag(vector)) RflagsRest |= Bits.Rf;
+            }
             var stop = DeliverException(vector, hasErr, err, soft);
             if (stop.Kind != StopKind.None) return stop;
         }
@@ -297,16 +319,26 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>HLT: wait for an interrupt by skipping virtual time to the next timer deadline.</summary>
+    /// <remarks>
+    /// In VMX non-root operation an armed preemption timer also ends the wait (its VM exit is
+    /// taken at the top of the loop), and an external interrupt that exits wakes the guest even with IF = 0.
+    /// </remarks>
     private StopReason Idle()
     {
-        bool canWake = IF && Interrupts != null;
-        if (canWake && Interrupts!.HasInterrupt)
+        bool exitsOnInterrupt = InNonRoot && (VPin & Vmx.VmxControls.PinExtIntExiting) != 0;
+        bool canWake = (IF || exitsOnInterrupt) && Interrupts != null;
+        // An interrupt that exits is taken by VmxCheckEvents; only one the guest will take un-halts it here.
+        if ((IF && Interrupts != null && Interrupts.HasInterrupt) || (NmiPending && !NmiBlocked && !InNonRoot))
         {
             Halted = false;
             return default;
         }
-        if (!canWake || EventDeadline == ulong.MaxValue) return new StopReason(StopKind.Halted);
-        if (EventDeadline > Now) IdleCycles += EventDeadline - Now;
-        return default; // the deadline runs at the top of the loop; an interrupt may then wake us
+        bool timer = InNonRoot && VmxTimerDeadline != ulong.MaxValue;
+        if (!canWake && !timer) return new StopReason(StopKind.Halted);
+        ulong wake = EventDeadline;
+        if (timer && VmxTimerDeadline < wake) wake = VmxTimerDeadline;
+        if (wake == ulong.MaxValue) return new StopReason(StopKind.Halted);
+        if (wake > Now) IdleCycles += wake - Now;
+        return default; // the deadline runs at the top of the loop; an interrupt or the timer may then wake us
     }
 }

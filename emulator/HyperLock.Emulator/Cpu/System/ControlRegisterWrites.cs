@@ -106,6 +106,7 @@ public sealed partial class Cpu
         if (Cr4WriteFilter != null && !Cr4WriteFilter(this, value)) { RaiseGp(0); return false; }
         Cr4 = value;
         _pdptesFromVmcs = false; // PAE PDPTEs are reloaded from memory
+        if (((old ^ value) & Bits.Cr4De) != 0) UpdateDebugState(); // I/O breakpoints need CR4.DE
         const ulong pagingBits = Bits.Cr4Pge | Bits.Cr4Pae | Bits.Cr4Pse | Bits.Cr4Pcide | Bits.Cr4Smep | Bits.Cr4Smap;
         if (((old ^ value) & pagingBits) != 0) FlushTlb(includeGlobal: true);
         UpdateMode();
@@ -133,6 +134,7 @@ public sealed partial class Cpu
     {
         if (n >= 6 && (value >> 32) != 0) { RaiseGp(0); return false; }
         Dr[n] = value;
+        if (n != 6) UpdateDebugState();
         return true;
     }
 }

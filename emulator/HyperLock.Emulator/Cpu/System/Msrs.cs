@@ -7,7 +7,7 @@ public static class Msr
         BiosSignId = 0x8B, MtrrCap = 0xFE, SysenterCs = 0x174, SysenterEsp = 0x175, SysenterEip = 0x176,
         McgCap = 0x179, McgStatus = 0x17A, MiscEnable = 0x1A0, Pat = 0x277, MtrrDefType = 0x2FF,
         TscDeadline = 0x6E0, Efer = 0xC0000080, Star = 0xC0000081, Lstar = 0xC0000082, Cstar = 0xC0000083,
-        Fmask = 0xC0000084, FsBase = 0xC0000100, GsBase = 0xC0000101, KernelGsBase = 0xC0000102, TscAux = 0xC0000103;
+        DebugCtl = 0x1D9, Fmask = 0xC0000084, FsBase = 0xC0000100, GsBase = 0xC0000101, KernelGsBase = 0xC0000102, TscAux = 0xC0000103;
 }
 
 /// <summary>
@@ -61,6 +61,7 @@ public sealed partial class Cpu
             case Msr.McgStatus: value = 0; return true;
             case Msr.MiscEnable: value = MiscEnable; return true;
             case Msr.Pat: value = Pat; return true;
+            case Msr.DebugCtl: value = DebugCtl; return true;
             case Msr.TscDeadline: value = TscDeadline; return true;
             case Msr.Efer: value = Efer; return true;
             case Msr.Star: value = Star; return true;
@@ -103,6 +104,7 @@ public sealed partial class Cpu
                 }
                 Pat = value;
                 return true;
+            case Msr.DebugCtl: return WriteDebugCtl(value);
             case Msr.TscDeadline: TscDeadline = value; return true;
             case Msr.Efer: return WriteEfer(value);
             case Msr.Star: Star = value; return true;

@@ -98,6 +98,7 @@ internal static unsafe partial class SystemOps
         int n = DebugRegister(c, i.R0);
         if (n < 0 || !RequireCpl0(c)) return;
         if (c.InNonRoot && c.VmxInterceptMovDr(ref i, i.R0, i.R1, toDr: true)) return;
+        if (c.CheckGeneralDetect()) return;
         ulong v = c.In64BitMode ? c.R(i.R1) : (uint)c.R(i.R1);
         if (c.WriteDr(n, v)) c.Rip += i.Len;
     }
@@ -107,6 +108,7 @@ internal static unsafe partial class SystemOps
         int n = DebugRegister(c, i.R1);
         if (n < 0 || !RequireCpl0(c)) return;
         if (c.InNonRoot && c.VmxInterceptMovDr(ref i, i.R1, i.R0, toDr: false)) return;
+        if (c.CheckGeneralDetect()) return;
         ulong v = c.ReadDr(n);
         if (c.In64BitMode) c.R(i.R0) = v; else c.R(i.R0) = (uint)v;
     }

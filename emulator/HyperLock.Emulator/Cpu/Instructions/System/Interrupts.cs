@@ -59,6 +59,9 @@ internal static unsafe partial class SystemOps
 
     private static void Iret(Cpu c, ref Insn i)
     {
+        // IRET unblocks NMIs as it begins, even if it then faults; it is exempt from clearing RF afterwards.
+        c.OnIretStart();
+        c.RfLoaded = true;
         int size = ImplicitSize(i.Code);
         if ((c.Cr0 & Bits.Cr0Pe) == 0) { IretReal(c, size); return; }
         if (InV86(c))
@@ -103,7 +106,6 @@ internal static unsafe partial class SystemOps
             c.LoadCs(cs, rpl);
             AdjustStack(c, 3 * size);
             c.Rip = offset;
-            if (c.InNonRoot) c.VmxOnIret();
             return;
         }
         ulong newSp = c.PeekStack(3 * size, size);
@@ -118,7 +120,6 @@ internal static unsafe partial class SystemOps
         SetStackPointer(c, newSp, size);
         if (outer) c.NullifyInaccessibleSegments();
         c.Rip = offset;
-        if (c.InNonRoot) c.VmxOnIret();
     }
 
     private static void IretReal(Cpu c, int size)

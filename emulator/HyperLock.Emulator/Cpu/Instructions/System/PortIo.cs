@@ -75,6 +75,7 @@ internal static unsafe partial class SystemOps
         if (!IoAllowed(c, port, size)) return;
         if (c.InNonRoot && c.VmxInterceptIo(ref i, port, size, input: true, isString: false, rep: false, PortFromImmediate(i.Code))) return;
         c.WriteGpr(Reg.Rax, size, PortIn(c, port, size));
+        c.CheckIoBreakpoints(port, size);
     }
 
     private static void Out(Cpu c, ref Insn i)
@@ -84,6 +85,7 @@ internal static unsafe partial class SystemOps
         if (!IoAllowed(c, port, size)) return;
         if (c.InNonRoot && c.VmxInterceptIo(ref i, port, size, input: false, isString: false, rep: false, PortFromImmediate(i.Code))) return;
         c.Io?.Out(port, size, (uint)c.ReadGpr(Reg.Rax, size));
+        c.CheckIoBreakpoints(port, size);
         c.Rip += i.Len;
     }
 
@@ -111,6 +113,7 @@ internal static unsafe partial class SystemOps
         if (c.InNonRoot && c.VmxInterceptIo(ref i, port, size, input: true, isString: true, rep, immediate: false)) return;
         ulong count = rep ? AddrReg(c, Reg.Rcx, asz) : 1;
         if (count == 0) { c.Rip += i.Len; return; }
+        c.CheckIoBreakpoints(port, size);
         long step = c.DF ? -size : size;
         for (int n = 0; n < IoChunk && count > 0; n++)
         {
@@ -135,6 +138,7 @@ internal static unsafe partial class SystemOps
         if (c.InNonRoot && c.VmxInterceptIo(ref i, port, size, input: false, isString: true, rep, immediate: false)) return;
         ulong count = rep ? AddrReg(c, Reg.Rcx, asz) : 1;
         if (count == 0) { c.Rip += i.Len; return; }
+        c.CheckIoBreakpoints(port, size);
         long step = c.DF ? -size : size;
         for (int n = 0; n < IoChunk && count > 0; n++)
         {
