@@ -1,0 +1,233 @@
+namespace HyperLock.Emulator.Cpu;
+
+/// <summary>
+/// The functions behind the x87 transcendentals, evaluated in <see cref="Wide"/> (128-bit
+/// significand): Taylor series of sin, cos, expm1, atan and atanh on small reduced arguments,
+/// with coefficients and constants (π, ln 2) computed once at start-up from series too. Each
+/// function's error is a few units of 2^-127 relative, so the 64-bit result rounds within one
+/// ulp of the true value (nearly always to the correctly rounded one).
+/// <para>
+/// Trigonometric argument reduction follows the hardware: the x87 reduces modulo its internal
+/// 66-bit π (SDM Vol. 1 8.3.8, "f = C90FDAA2 2168C234 C"), and Intel documents the results of
+/// FSIN, FCOS, FSINCOS and FPTAN as the functions of x·π/p, where p is that 66-bit value. The
+/// reduction here is exact with p, so large arguments give the same (mathematically wrong)
+/// results as the hardware does.
+/// </para>
+/// </summary>
+internal static class X87Math
+{
+    /// <summary>The x87's 66-bit π times 2^64: p = P66 / 2^64.</summary>
+    public static readonly UInt128 P66 = (UInt128)0xC90FDAA22168C234UL << 2 | 0x3; // C90FDAA2 2168C234 C, 66 bits
+
+    private static readonly Wide[] InvFactorialSigned; // (-1)^floor(k/2) / k!: the sin (odd k) and cos (even k) terms
+    private static readonly Wide[] InvFactorial;       // 1 / k!
+    private static readonly Wide[] InvOdd;             // 1 / (2k + 1)
+    private static readonly Wide[] AtanTable;          // atan(j / 16), j = 0..16
+
+    public static readonly Wide Ln2;
+    public static readonly Wide Log2E;
+    public static readonly Wide Pi;
+    public static readonly Wide HalfPi;
+    private static readonly Wide QuarterP;  // p/4: below it no reduction
+    private static readonly Wide PiOverP;   // π/p: the scale Intel documents for the reduced argument
+    private static readonly UInt128 Sqrt2Sig = (UInt128)0xB504F333F9DE6484UL << 64; // √2 · 2^127 (any split point near √2 works)
+
+    static X87Math()
+    {
+        InvFactorial = new Wide[40];
+        InvFactorialSigned = new Wide[40];
+        var f = Wide.One;
+        for (int k = 0; k < InvFactorial.Length; k++)
+        {
+            if (k > 0) f *= Wide.FromInt((ulong)k);
+            InvFactorial[k] = Wide.One / f;
+            InvFactorialSigned[k] = ((k >> 1) & 1) != 0 ? InvFactorial[k].Negate() : InvFactorial[k];
+        }
+        InvOdd = new Wide[72];
+        for (int k = 0; k < InvOdd.Length; k++) InvOdd[k] = Wide.One / Wide.FromInt((ulong)(2 * k + 1));
+
+        var third = Wide.One / Wide.FromInt(3);
+        Ln2 = AtanhSeries(third, 42).Scale(1);                 // ln 2 = 2 atanh(1/3)
+        Log2E = Wide.One / Ln2;
+        var fifth = Wide.One / Wide.FromInt(5);
+        var inv239 = Wide.One / Wide.FromInt(239);
+        Pi = AtanSeries(fifth, 30).Scale(4) - AtanSeries(inv239, 10).Scale(2); // Machin: π/4 = 4 atan(1/5) - atan(1/239)
+        HalfPi = Pi.Scale(-1);
+        var p = new Wide(false, 127 - 64, P66);
+        QuarterP = p.Scale(-2);
+        PiOverP = Pi / p;
+
+        AtanTable = new Wide[17];
+        for (int j = 0; j <= 16; j++)
+        {
+            var t = Wide.FromInt((ulong)j).Scale(-4);
+            if (j <= 8) AtanTable[j] = AtanSeries(t, 66);
+            else
+            {
+                // atan t = π/4 - atan((1 - t) / (1 + t)), the second argument at most 1/3.
+                var u = (Wide.One - t) / (Wide.One + t);
+                AtanTable[j] = Pi.Scale(-2) - AtanSeries(u, 42);
+            }
+        }
+    }
+
+    /// <summary>Σ c[k] z^k for k &lt; n (Horner).</summary>
+    private static Wide Poly(Wide[] c, int stride, int offset, int n, in Wide z)
+    {
+        var acc = c[offset + stride * (n - 1)];
+        for (int k = n - 2; k >= 0; k--) acc = acc * z + c[offset + stride * k];
+        return acc;
+    }
+
+    /// <summary>atan t = t Σ (-1)^k t^2k / (2k+1), n terms.</summary>
+    private static Wide AtanSeries(in Wide t, int n)
+    {
+        var z = (t * t).Negate();
+        return t * Poly(InvOdd, 1, 0, n, z);
+    }
+
+    /// <summary>atanh s = s Σ s^2k / (2k+1), n terms.</summary>
+    private static Wide AtanhSeries(in Wide s, int n) => s * Poly(InvOdd, 1, 0, n, s * s);
+
+    /// <summary>sin r for |r| ≤ π/4: r Σ (-1)^k r^2k / (2k+1)!.</summary>
+    private static Wide SinSeries(in Wide r)
+    {
+        var z = r * r;
+        return r * Poly(InvFactorialSigned, 2, 1, 17, z);
+    }
+
+    /// <summary>cos r for |r| ≤ π/4: Σ (-1)^k r^2k / (2k)!.</summary>
+    private static Wide CosSeries(in Wide r) => Poly(InvFactorialSigned, 2, 0, 18, r * r);
+
+    /// <summary>e^t - 1 for |t| ≤ ln 2: t Σ t^k / (k+1)!.</summary>
+    private static Wide Expm1Series(in Wide t) => t * Poly(InvFactorial, 1, 1, 34, t);
+
+    // ---- exponential and logarithms -------------------------------------------------------------
+
+    /// <summary>2^x - 1 for finite non-zero x (any magnitude; the x87 defines it for |x| ≤ 1).</summary>
+    public static Wide Exp2M1(in Wide x)
+    {
+        if (x.Exp < 0) return Expm1Series(x * Ln2).Inexact(); // |x| < 1
+        if (x.Exp >= 15)                                        // |x| ≥ 2^15: overflow, or -1 less a tiny amount
+            return x.Neg ? (Wide.One.Negate() + Wide.One.Scale(-40000)) : new Wide(false, 40000, UInt128.One << 127).Inexact();
+        // x = n + f with n an integer and 0 ≤ f < 1, so 2^x - 1 = 2^n (1 + (2^f - 1)) - 1.
+        int sh = 127 - x.Exp;
+        UInt128 ip = x.Sig >> sh;
+        var fr = new Wide(false, x.Exp, x.Sig & ((UInt128.One << sh) - UInt128.One)); // the bits below the binary point
+        int n = (int)ip;
+        var f = fr;
+        if (x.Neg)
+        {
+            n = -n;
+            if (!fr.IsZero)
+            {
+                n--;
+                f = Wide.One - fr;
+            }
+        }
+        var p = f.IsZero ? Wide.One : Expm1Series(f * Ln2).Inexact() + Wide.One;
+        return p.Scale(n) - Wide.One;
+    }
+
+    /// <summary>log2 of a positive finite value; exact (zero or the exponent) for powers of two.</summary>
+    public static Wide Log2(in Wide w)
+    {
+        int e = w.Exp;
+        var m = new Wide(false, 0, w.Sig);
+        if (w.Sig > Sqrt2Sig)
+        {
+            m = m.Scale(-1);
+            e++;
+        }
+        var s = (m - Wide.One) / (m + Wide.One);
+        var l = e == 0 ? Wide.Zero : e > 0 ? Wide.FromInt((ulong)e) : Wide.FromInt((ulong)-e).Negate();
+        if (s.IsZero) return l;
+        return (l + AtanhSeries(s, 27).Scale(1) * Log2E).Inexact(); // ln m = 2 atanh((m-1)/(m+1))
+    }
+
+    /// <summary>log2(1 + x) for finite non-zero x &gt; -1, accurate for tiny x.</summary>
+    public static Wide Log2OnePlus(in Wide x)
+    {
+        // In the instruction's domain |x| < 1 - √2/2, atanh(x / (2 + x)) converges fast and keeps
+        // tiny x exact to the last bit; beyond it, 1 + x is exact in 128 bits.
+        if (x.Exp < -2)
+        {
+            var s = x / (Wide.FromInt(2) + x);
+            return (AtanhSeries(s, 27).Scale(1) * Log2E).Inexact();
+        }
+        return Log2(Wide.One + x);
+    }
+
+    // ---- arctangent ---------------------------------------------------------------------------------
+
+    /// <summary>atan t for 0 ≤ t ≤ 1: atan(j/16) from the table plus the series of the rest.</summary>
+    private static Wide AtanUnit(in Wide t)
+    {
+        int j = 0;
+        if (t.Exp >= -5)
+        {
+            UInt128 v = t.Sig >> (122 - t.Exp); // floor(32 t)
+            j = (int)((v + 1) >> 1);
+        }
+        if (j == 0) return AtanSeries(t, 14);
+        var c = Wide.FromInt((ulong)j).Scale(-4);
+        var u = (t - c) / (Wide.One + t * c);
+        return AtanTable[j] + AtanSeries(u, 14);
+    }
+
+    /// <summary>atan2(y, x) for y, x finite and not both zero (FPATAN's quadrant rules).</summary>
+    public static Wide Atan2(in Wide y, in Wide x)
+    {
+        Wide a;
+        if (y.IsZero) a = Wide.Zero;
+        else if (x.IsZero) a = HalfPi;
+        else if (Wide.CompareMagnitude(y, x) <= 0) a = AtanUnit(y.Abs() / x.Abs());
+        else a = HalfPi - AtanUnit(x.Abs() / y.Abs());
+        if (x.Neg) a = Pi - a;
+        return a.WithSign(y.Neg).Inexact();
+    }
+
+    // ---- sine, cosine, tangent ----------------------------------------------------------------------
+
+    /// <summary>
+    /// sin and cos of a register value 2^-33 ≤ |x| &lt; 2^63 as the x87 computes them: x reduced
+    /// exactly modulo p/2 (p the 66-bit π), the remainder scaled by π/p.
+    /// </summary>
+    public static void SinCos(in Fp.Unpacked u, out Wide sin, out Wide cos)
+    {
+        var ax = Wide.FromUnpacked(u).Abs();
+        ulong k = 0;
+        Wide r = ax;
+        if (Wide.CompareMagnitude(ax, QuarterP) > 0)
+        {
+            // x · 2^65 = Sig · 2^(e + 2) with e = exponent in [-1, 62]: an integer below 2^128,
+            // and p/2 = P66 / 2^65, so the quotient and remainder are exact integer division.
+            int e = u.Exp - Float80.Bias;
+            UInt128 n = (UInt128)u.Sig << (e + 2);
+            UInt128 q = n / P66;
+            UInt128 rem = n - q * P66;
+            k = (ulong)q;
+            bool negative = false;
+            if ((rem << 1) > P66)
+            {
+                rem = P66 - rem;
+                k++;
+                negative = true;
+            }
+            r = new Wide(negative, 127 - 65, rem);
+        }
+        var arg = r * PiOverP;
+        var s = SinSeries(arg);
+        var c = CosSeries(arg);
+        switch (k & 3)
+        {
+            case 0: sin = s; cos = c; break;
+            case 1: sin = c; cos = s.Negate(); break;
+            case 2: sin = s.Negate(); cos = c.Negate(); break;
+            default: sin = c.Negate(); cos = s; break;
+        }
+        if (u.Sign) sin = sin.Negate();
+        sin = sin.Inexact();
+        cos = cos.Inexact();
+    }
+}
