@@ -104,30 +104,8 @@ internal static class X87Math
 
     // ---- exponential and logarithms -------------------------------------------------------------
 
-    /// <summary>2^x - 1 for finite non-zero x (any magnitude; the x87 defines it for |x| ≤ 1).</summary>
-    public static Wide Exp2M1(in Wide x)
-    {
-        if (x.Exp < 0) return Expm1Series(x * Ln2).Inexact(); // |x| < 1
-        if (x.Exp >= 15)                                        // |x| ≥ 2^15: overflow, or -1 less a tiny amount
-            return x.Neg ? (Wide.One.Negate() + Wide.One.Scale(-40000)) : new Wide(false, 40000, UInt128.One << 127).Inexact();
-        // x = n + f with n an integer and 0 ≤ f < 1, so 2^x - 1 = 2^n (1 + (2^f - 1)) - 1.
-        int sh = 127 - x.Exp;
-        UInt128 ip = x.Sig >> sh;
-        var fr = new Wide(false, x.Exp, x.Sig & ((UInt128.One << sh) - UInt128.One)); // the bits below the binary point
-        int n = (int)ip;
-        var f = fr;
-        if (x.Neg)
-        {
-            n = -n;
-            if (!fr.IsZero)
-            {
-                n--;
-                f = Wide.One - fr;
-            }
-        }
-        var p = f.IsZero ? Wide.One : Expm1Series(f * Ln2).Inexact() + Wide.One;
-        return p.Scale(n) - Wide.One;
-    }
+    /// <summary>2^x - 1 for finite non-zero |x| &lt; 1.</summary>
+    public static Wide Exp2M1(in Wide x) => Expm1Series(x * Ln2).Inexact();
 
     /// <summary>log2 of a positive finite value; exact (zero or the exponent) for powers of two.</summary>
     public static Wide Log2(in Wide w)

@@ -121,14 +121,16 @@ internal static unsafe partial class X87
     /// here rather than through double precision, which would flush denormals to zero. This
     /// matches the host (AMD EPYC) for FSIN and FCOS in every rounding mode; its FPTAN differs in
     /// the last bit for some such inputs. Denormal operands follow the host: FSIN/FPTAN return x
-    /// unchanged and FCOS returns 1.0, with #P (and #U for x), C1 = 0, in every rounding mode.
+    /// unchanged and FCOS returns 1.0, with #P (and #U for x), C1 = 0, in every rounding mode;
+    /// pseudo-denormals give the normalized result with #D and #P.
     /// </summary>
     private static bool IsTiny(Float80 x) => x.Exponent < Float80.Bias - 33;
 
     /// <summary>sin (direction -1) or tan (+1) of a tiny non-zero x.</summary>
     private static Float80 TinyOdd(Float80 x, int direction, ref FpContext ctx)
     {
-        if (x.IsDenormal)
+        // A pseudo-denormal (J set) is computed like the smallest normals it equals, as on the host.
+        if (x.IsDenormal && (x.Mantissa & Float80.JBit) == 0)
         {
             ctx.Flags |= Fp.UE | Fp.PE;
             return x;
@@ -186,7 +188,10 @@ internal static unsafe partial class X87
             {
                 X87Math.SinCos(Fp.Unpack(x), out var sin, out var cos);
                 s = sin.Round(ref ctx);
-                co = cos.Round(ref ctx);
+                // C1 reports the sine's rounding, as on the host (AMD EPYC); the cosine adds only its flags.
+                var cosCtx = ctx;
+                co = cos.Round(ref cosCtx);
+                ctx.Flags |= cosCtx.Flags & ~Fp.C1;
             }
         }
         else s = co = special;
@@ -248,7 +253,7 @@ internal static unsafe partial class X87
         return a.WithSign(uy.Sign).Inexact().Round(ref ctx);
     }
 
-    /// <summary>F2XM1: ST(0) ← 2^ST(0) - 1 (defined for -1 ≤ ST(0) ≤ 1; outside, the exact function is returned).</summary>
+    /// <summary>F2XM1: ST(0) ← 2^ST(0) - 1 (defined for -1 ≤ ST(0) ≤ 1).</summary>
     private static void F2xm1(Cpu c, ref Insn i)
     {
         if (!Enter(c)) return;
@@ -267,7 +272,17 @@ internal static unsafe partial class X87
             case Fp.Class.Infinity: r = u.Sign ? Float80.One.Negate() : x; break;
             default:
                 if (u.Denormal) ctx.Flags |= Fp.DE;
-                r = X87Math.Exp2M1(Wide.FromUnpacked(u)).Round(ref ctx);
+                var w = Wide.FromUnpacked(u);
+                if (w.Exp < 0) r = X87Math.Exp2M1(w).Round(ref ctx);
+                else
+                {
+                    // |x| ≥ 1. ±1 give the exact 1 and -0.5; beyond, the SDM leaves the result undefined
+                    // and the host (AMD EPYC) returns the operand unchanged. All report #P as on the host,
+                    // which also sets C1 for +1 only.
+                    bool one = Wide.CompareMagnitude(w, Wide.One) == 0;
+                    r = one ? (u.Sign ? new Float80(0xBFFE, Float80.JBit) : Float80.One) : x;
+                    ctx.Flags |= Fp.PE | (one && !u.Sign ? Fp.C1 : 0);
+                }
                 break;
         }
         CommitSt0(c, r, ctx);
@@ -295,7 +310,12 @@ internal static unsafe partial class X87
         Float80 r;
         if (ux.Kind == Fp.Class.Unsupported || uy.Kind == Fp.Class.Unsupported) { ctx.Flags |= Fp.IE; r = Float80.Indefinite; }
         else if (Fp.IsNaNClass(ux.Kind) || Fp.IsNaNClass(uy.Kind)) r = Fp.PropagateNaN(x, y, ref ctx);
-        else r = Log2Times(ux, uy, p1, ref ctx);
+        else
+        {
+            r = Log2Times(ux, uy, p1, ref ctx);
+            // #IA and #Z outrank #D (SDM Vol. 1 4.9.2); the host reports only the higher one.
+            if ((ctx.Flags & (Fp.IE | Fp.ZE)) != 0) ctx.Flags &= ~Fp.DE;
+        }
         bool ok = MayCommit(ctx, PreRegister);
         Record(c, ctx, ok);
         if (!ok) return;
@@ -347,7 +367,15 @@ internal static unsafe partial class X87
                 return SignedZero(ux.Sign ^ uy.Sign);
             }
             var wx = Wide.FromUnpacked(ux);
-            if (ux.Sign && Wide.CompareMagnitude(wx, Wide.One) >= 0) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
+            if (ux.Sign && Wide.CompareMagnitude(wx, Wide.One) >= 0)
+            {
+                // x ≤ -1: undefined in the SDM. The host (AMD EPYC) returns x for finite non-zero y
+                // (with #P), and the signed zero or infinity of y times a negative value otherwise.
+                if (yZero) return SignedZero(!uy.Sign);
+                if (yInf) return SignedInfinity(!uy.Sign);
+                ctx.Flags |= Fp.PE;
+                return new Float80((ushort)(0x8000 | ux.Exp), ux.Sig);
+            }
             l = X87Math.Log2OnePlus(wx);
         }
         if (l.IsZero)
@@ -358,7 +386,10 @@ internal static unsafe partial class X87
         }
         if (yZero) return SignedZero(uy.Sign ^ l.Neg);
         if (yInf) return SignedInfinity(uy.Sign ^ l.Neg);
-        var product = Wide.FromUnpacked(uy) * l;
-        return ((l.Sig & UInt128.One) != 0 ? product.Inexact() : product).Round(ref ctx);
+        // #P even when the product is exact (x a power of two, or 1 + x = 1/2), as on the host (AMD EPYC).
+        var r = (Wide.FromUnpacked(uy) * l).Round(ref ctx);
+        ctx.Flags |= Fp.PE;
+        if (r.Exponent == 0) ctx.Flags |= Fp.UE; // tiny and (so reported) inexact
+        return r;
     }
 }
