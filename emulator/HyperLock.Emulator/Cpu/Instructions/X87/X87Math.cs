@@ -8,10 +8,12 @@ namespace HyperLock.Emulator.Cpu;
 /// ulp of the true value (nearly always to the correctly rounded one).
 /// <para>
 /// Trigonometric argument reduction follows the hardware: the x87 reduces modulo its internal
-/// 66-bit π (SDM Vol. 1 8.3.8, "f = C90FDAA2 2168C234 C"), and Intel documents the results of
-/// FSIN, FCOS, FSINCOS and FPTAN as the functions of x·π/p, where p is that 66-bit value. The
-/// reduction here is exact with p, so large arguments give the same (mathematically wrong)
-/// results as the hardware does.
+/// 66-bit π (SDM Vol. 1 8.3.8, "f = C90FDAA2 2168C234 C"), p, by the FPREM mechanism, i.e.
+/// exactly: r = x - k·p/2, and evaluates the functions of r. (Intel's note on FSIN describes the
+/// results as the functions of x·π/p, which differs from this by at most 2^-69 relative; the
+/// host, an AMD core, matches exact reduction with p slightly better, e.g. FSIN of FLDPI's
+/// value is -2^-64 rounded up, C1 = 1.) So large arguments give the same (mathematically wrong)
+/// results as the hardware.
 /// </para>
 /// </summary>
 internal static class X87Math
@@ -29,7 +31,6 @@ internal static class X87Math
     public static readonly Wide Pi;
     public static readonly Wide HalfPi;
     private static readonly Wide QuarterP;  // p/4: below it no reduction
-    private static readonly Wide PiOverP;   // π/p: the scale Intel documents for the reduced argument
     private static readonly UInt128 Sqrt2Sig = (UInt128)0xB504F333F9DE6484UL << 64; // √2 · 2^127 (any split point near √2 works)
 
     static X87Math()
@@ -55,7 +56,6 @@ internal static class X87Math
         HalfPi = Pi.Scale(-1);
         var p = new Wide(false, 127 - 64, P66);
         QuarterP = p.Scale(-2);
-        PiOverP = Pi / p;
 
         AtanTable = new Wide[17];
         for (int j = 0; j <= 16; j++)
@@ -169,7 +169,7 @@ internal static class X87Math
 
     /// <summary>
     /// sin and cos of a register value 2^-33 ≤ |x| &lt; 2^63 as the x87 computes them: x reduced
-    /// exactly modulo p/2 (p the 66-bit π), the remainder scaled by π/p.
+    /// exactly modulo p/2 (p the 66-bit π), then the series of the remainder.
     /// </summary>
     public static void SinCos(in Fp.Unpacked u, out Wide sin, out Wide cos)
     {
@@ -194,9 +194,8 @@ internal static class X87Math
             }
             r = new Wide(negative, 127 - 65, rem);
         }
-        var arg = r * PiOverP;
-        var s = SinSeries(arg);
-        var c = CosSeries(arg);
+        var s = SinSeries(r);
+        var c = CosSeries(r);
         switch (k & 3)
         {
             case 0: sin = s; cos = c; break;

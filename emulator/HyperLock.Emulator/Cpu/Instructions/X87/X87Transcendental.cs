@@ -31,6 +31,9 @@ internal static unsafe partial class X87
         Set(Code.Fyl2xp1, &Fyl2x);
     }
 
+    /// <summary>An unmasked #D (or #IA, #Z) stops the instruction before it computes anything (no #P, no result).</summary>
+    private static bool Faulted(in FpContext ctx) => !MayCommit(ctx, PreRegister);
+
     /// <summary>|x| &lt; 2^63: the operand range of FSIN, FCOS, FSINCOS, FPTAN.</summary>
     private static bool InTrigRange(Float80 x) => x.Exponent < Float80.Bias + 63;
 
@@ -86,6 +89,7 @@ internal static unsafe partial class X87
                 return;
             }
             if (x.IsZero) r = i.Code == Code.Fcos ? Float80.One : x; // exact: no #P
+            else if (Faulted(ctx)) r = x;
             else if (IsTiny(x)) r = i.Code switch { Code.Fcos => TinyCos(x, ref ctx), Code.Fptan => TinyOdd(x, +1, ref ctx), _ => TinyOdd(x, -1, ref ctx) };
             else
             {
@@ -179,6 +183,7 @@ internal static unsafe partial class X87
                 s = x;
                 co = Float80.One;
             }
+            else if (Faulted(ctx)) s = co = x;
             else if (IsTiny(x))
             {
                 s = TinyOdd(x, -1, ref ctx);
@@ -226,7 +231,7 @@ internal static unsafe partial class X87
         else
         {
             if (ux.Denormal || uy.Denormal) ctx.Flags |= Fp.DE;
-            r = ArcTangent(ux, uy, ref ctx);
+            r = Faulted(ctx) ? y : ArcTangent(ux, uy, ref ctx);
         }
         bool ok = MayCommit(ctx, PreRegister);
         Record(c, ctx, ok);
@@ -273,7 +278,8 @@ internal static unsafe partial class X87
             default:
                 if (u.Denormal) ctx.Flags |= Fp.DE;
                 var w = Wide.FromUnpacked(u);
-                if (w.Exp < 0) r = X87Math.Exp2M1(w).Round(ref ctx);
+                if (Faulted(ctx)) r = x;
+                else if (w.Exp < 0) r = X87Math.Exp2M1(w).Round(ref ctx);
                 else
                 {
                     // |x| ≥ 1. ±1 give the exact 1 and -0.5; beyond, the SDM leaves the result undefined
@@ -373,6 +379,7 @@ internal static unsafe partial class X87
                 // (with #P), and the signed zero or infinity of y times a negative value otherwise.
                 if (yZero) return SignedZero(!uy.Sign);
                 if (yInf) return SignedInfinity(!uy.Sign);
+                if (Faulted(ctx)) return Float80.Indefinite;
                 ctx.Flags |= Fp.PE;
                 return new Float80((ushort)(0x8000 | ux.Exp), ux.Sig);
             }
@@ -384,6 +391,7 @@ internal static unsafe partial class X87
             if (yInf) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
             return SignedZero(uy.Sign);
         }
+        if (Faulted(ctx)) return Float80.Indefinite; // unmasked #D: nothing is written
         if (yZero) return SignedZero(uy.Sign ^ l.Neg);
         if (yInf) return SignedInfinity(uy.Sign ^ l.Neg);
         // #P even when the product is exact (x a power of two, or 1 + x = 1/2), as on the host (AMD EPYC).
