@@ -142,7 +142,7 @@ internal static unsafe partial class X87
         var u = Fp.Unpack(x);
         UInt128 v = (UInt128)u.Sig << 64;
         v = direction < 0 ? v - UInt128.One : v + UInt128.One;
-        return new Wide(u.Sign, u.Exp - Float80.Bias, v).Round(ref ctx);
+        return new WideFloat(u.Sign, u.Exp - Float80.Bias, v).Round(ref ctx);
     }
 
     /// <summary>cos of a tiny non-zero x: just below 1.</summary>
@@ -153,7 +153,7 @@ internal static unsafe partial class X87
             ctx.Flags |= Fp.PE;
             return Float80.One;
         }
-        return new Wide(false, 0, ((UInt128)Float80.JBit << 64) - UInt128.One).Round(ref ctx);
+        return new WideFloat(false, 0, ((UInt128)Float80.JBit << 64) - UInt128.One).Round(ref ctx);
     }
 
     /// <summary>FSINCOS: ST(0) ← sine, then push the cosine.</summary>
@@ -250,11 +250,11 @@ internal static unsafe partial class X87
         bool xInf = ux.Kind == Fp.Class.Infinity, yInf = uy.Kind == Fp.Class.Infinity;
         // +0 or -0 for y = ±0 (or finite y against x = +∞) with x not negative: exact.
         if ((uy.Kind == Fp.Class.Zero || (!yInf && xInf)) && !ux.Sign) return new Float80(uy.Sign ? (ushort)0x8000 : (ushort)0, 0);
-        Wide a;
+        WideFloat a;
         if (yInf && xInf) a = ux.Sign ? X87Math.Pi - X87Math.Pi.Scale(-2) : X87Math.Pi.Scale(-2);
         else if (yInf) a = X87Math.HalfPi;
         else if (xInf) a = X87Math.Pi; // x = -∞, y finite
-        else return X87Math.Atan2(Wide.FromUnpacked(uy), Wide.FromUnpacked(ux)).Round(ref ctx);
+        else return X87Math.Atan2(WideFloat.FromUnpacked(uy), WideFloat.FromUnpacked(ux)).Round(ref ctx);
         return a.WithSign(uy.Sign).Inexact().Round(ref ctx);
     }
 
@@ -277,7 +277,7 @@ internal static unsafe partial class X87
             case Fp.Class.Infinity: r = u.Sign ? Float80.One.Negate() : x; break;
             default:
                 if (u.Denormal) ctx.Flags |= Fp.DE;
-                var w = Wide.FromUnpacked(u);
+                var w = WideFloat.FromUnpacked(u);
                 if (Faulted(ctx)) r = x;
                 else if (w.Exp < 0) r = X87Math.Exp2M1(w).Round(ref ctx);
                 else
@@ -285,7 +285,7 @@ internal static unsafe partial class X87
                     // |x| ≥ 1. ±1 give the exact 1 and -0.5; beyond, the SDM leaves the result undefined
                     // and the host (AMD EPYC) returns the operand unchanged. All report #P as on the host,
                     // which also sets C1 for +1 only.
-                    bool one = Wide.CompareMagnitude(w, Wide.One) == 0;
+                    bool one = WideFloat.CompareMagnitude(w, WideFloat.One) == 0;
                     r = one ? (u.Sign ? new Float80(0xBFFE, Float80.JBit) : Float80.One) : x;
                     ctx.Flags |= Fp.PE | (one && !u.Sign ? Fp.C1 : 0);
                 }
@@ -341,7 +341,7 @@ internal static unsafe partial class X87
     {
         if (ux.Denormal || uy.Denormal) ctx.Flags |= Fp.DE;
         bool yZero = uy.Kind == Fp.Class.Zero, yInf = uy.Kind == Fp.Class.Infinity;
-        Wide l; // the logarithm, finite
+        WideFloat l; // the logarithm, finite
         if (!plusOne)
         {
             if (ux.Sign && ux.Kind != Fp.Class.Zero) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
@@ -357,7 +357,7 @@ internal static unsafe partial class X87
                 if (yZero) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
                 return SignedInfinity(uy.Sign);
             }
-            l = X87Math.Log2(Wide.FromUnpacked(ux));
+            l = X87Math.Log2(WideFloat.FromUnpacked(ux));
         }
         else
         {
@@ -372,8 +372,8 @@ internal static unsafe partial class X87
                 if (yInf) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
                 return SignedZero(ux.Sign ^ uy.Sign);
             }
-            var wx = Wide.FromUnpacked(ux);
-            if (ux.Sign && Wide.CompareMagnitude(wx, Wide.One) >= 0)
+            var wx = WideFloat.FromUnpacked(ux);
+            if (ux.Sign && WideFloat.CompareMagnitude(wx, WideFloat.One) >= 0)
             {
                 // x ≤ -1: undefined in the SDM. The host (AMD EPYC) returns x for finite non-zero y
                 // (with #P), and the signed zero or infinity of y times a negative value otherwise.
@@ -395,7 +395,7 @@ internal static unsafe partial class X87
         if (yZero) return SignedZero(uy.Sign ^ l.Neg);
         if (yInf) return SignedInfinity(uy.Sign ^ l.Neg);
         // #P even when the product is exact (x a power of two, or 1 + x = 1/2), as on the host (AMD EPYC).
-        var r = (Wide.FromUnpacked(uy) * l).Round(ref ctx);
+        var r = (WideFloat.FromUnpacked(uy) * l).Round(ref ctx);
         ctx.Flags |= Fp.PE;
         if (r.Exponent == 0) ctx.Flags |= Fp.UE; // tiny and (so reported) inexact
         return r;

@@ -11,7 +11,7 @@ namespace HyperLock.Emulator.Cpu;
 /// inexact ones never look exact when rounded to 64 bits.
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
-internal readonly struct Wide
+internal readonly struct WideFloat
 {
     public readonly UInt128 Sig;
     public readonly int Exp;
@@ -20,7 +20,8 @@ internal readonly struct Wide
     private const int Top = 127;
     private static readonly UInt128 TopBit = UInt128.One << Top;
 
-    public Wide(bool neg, int exp, UInt128 sig)
+    /// <summary>The value sig · 2^(exp - 127), normalized.</summary>
+    public WideFloat(bool neg, int exp, UInt128 sig)
     {
         if (sig == UInt128.Zero)
         {
@@ -37,28 +38,29 @@ internal readonly struct Wide
 
     public bool IsZero => Sig == UInt128.Zero;
 
-    public static readonly Wide Zero = default;
-    public static readonly Wide One = new(false, 0, TopBit);
+    public static readonly WideFloat Zero = default;
+    public static readonly WideFloat One = new(false, 0, TopBit);
 
     /// <summary>An unsigned integer value.</summary>
-    public static Wide FromInt(ulong n) => new(false, Top, n);
+    public static WideFloat FromInt(ulong n) => new(false, Top, n);
 
     /// <summary>A register's finite value (from <see cref="Fp.Unpack"/>): Sig · 2^(Exp - bias - 63).</summary>
-    public static Wide FromUnpacked(in Fp.Unpacked u) => u.Kind == Fp.Class.Finite
+    public static WideFloat FromUnpacked(in Fp.Unpacked u) => u.Kind == Fp.Class.Finite
         ? new(u.Sign, u.Exp - Float80.Bias, (UInt128)u.Sig << 64)
         : new(u.Sign, 0, UInt128.Zero);
 
-    public Wide Negate() => new(!Neg, Exp, Sig, normalized: true);
-    public Wide Abs() => new(false, Exp, Sig, normalized: true);
-    public Wide WithSign(bool neg) => new(neg, Exp, Sig, normalized: true);
+    public WideFloat Negate() => new(!Neg, Exp, Sig, normalized: true);
+    public WideFloat Abs() => new(false, Exp, Sig, normalized: true);
+    public WideFloat WithSign(bool neg) => new(neg, Exp, Sig, normalized: true);
 
     /// <summary>This value times 2^n (exact).</summary>
-    public Wide Scale(int n) => IsZero ? this : new(Neg, Exp + n, Sig, normalized: true);
+    public WideFloat Scale(int n) => IsZero ? this : new(Neg, Exp + n, Sig, normalized: true);
 
     /// <summary>Marks the value inexact (sets the sticky bit) so that rounding reports #P.</summary>
-    public Wide Inexact() => IsZero ? this : new(Neg, Exp, Sig | UInt128.One, normalized: true);
+    public WideFloat Inexact() => IsZero ? this : new(Neg, Exp, Sig | UInt128.One, normalized: true);
 
-    private Wide(bool neg, int exp, UInt128 sig, bool normalized)
+    /// <summary>A significand that is already normalized (bit 127 set) or zero.</summary>
+    private WideFloat(bool neg, int exp, UInt128 sig, bool normalized)
     {
         _ = normalized;
         Neg = neg;
@@ -67,29 +69,29 @@ internal readonly struct Wide
     }
 
     /// <summary>|a| compared with |b|: -1, 0 or 1.</summary>
-    public static int CompareMagnitude(in Wide a, in Wide b)
+    public static int CompareMagnitude(in WideFloat a, in WideFloat b)
     {
         if (a.IsZero || b.IsZero) return a.IsZero ? (b.IsZero ? 0 : -1) : 1;
         if (a.Exp != b.Exp) return a.Exp < b.Exp ? -1 : 1;
         return a.Sig.CompareTo(b.Sig);
     }
 
-    public static Wide operator -(in Wide a) => a.Negate();
+    public static WideFloat operator -(in WideFloat a) => a.Negate();
 
-    public static Wide operator +(in Wide a, in Wide b) => Add(a, b);
+    public static WideFloat operator +(in WideFloat a, in WideFloat b) => Add(a, b);
 
-    public static Wide operator -(in Wide a, in Wide b) => Add(a, b.Negate());
+    public static WideFloat operator -(in WideFloat a, in WideFloat b) => Add(a, b.Negate());
 
-    public static Wide operator *(in Wide a, in Wide b) => Mul(a, b);
+    public static WideFloat operator *(in WideFloat a, in WideFloat b) => Mul(a, b);
 
-    public static Wide operator /(in Wide a, in Wide b) => Div(a, b);
+    public static WideFloat operator /(in WideFloat a, in WideFloat b) => Div(a, b);
 
-    private static Wide Add(in Wide a, in Wide b)
+    private static WideFloat Add(in WideFloat a, in WideFloat b)
     {
         if (b.IsZero) return a;
         if (a.IsZero) return b;
         bool swap = CompareMagnitude(a, b) < 0;
-        Wide x = swap ? b : a, y = swap ? a : b;
+        WideFloat x = swap ? b : a, y = swap ? a : b;
         UInt128 ys = Fp.ShiftRightJam(y.Sig, x.Exp - y.Exp);
         if (x.Neg == y.Neg)
         {
@@ -103,7 +105,7 @@ internal readonly struct Wide
         return new(x.Neg, x.Exp, d);
     }
 
-    private static Wide Mul(in Wide a, in Wide b)
+    private static WideFloat Mul(in WideFloat a, in WideFloat b)
     {
         if (a.IsZero || b.IsZero) return new(a.Neg ^ b.Neg, 0, UInt128.Zero);
         ulong ah = (ulong)(a.Sig >> 64), al = (ulong)a.Sig, bh = (ulong)(b.Sig >> 64), bl = (ulong)b.Sig;
@@ -120,7 +122,7 @@ internal readonly struct Wide
     }
 
     /// <summary>Restoring division: 128 quotient bits, the remainder folded into the sticky bit.</summary>
-    private static Wide Div(in Wide a, in Wide b)
+    private static WideFloat Div(in WideFloat a, in WideFloat b)
     {
         bool neg = a.Neg ^ b.Neg;
         if (a.IsZero) return new(neg, 0, UInt128.Zero);
