@@ -40,8 +40,10 @@ public static class ImageVerifier
             scratch.Starts = new uint[bundles + 1];
             scratch.NoTarget = new uint[bundles + 1];
         }
-        if (scratch.Branches.Length < len / 16) scratch.Branches = new long[len / 16];
-        if (scratch.BranchesA.Length < len / 8) scratch.BranchesA = new long[len / 8];
+        // The branch lists are sized for about one branch per 64 bytes (a compiled program's
+        // density) and double when an image has more, instead of being sized for the worst case
+        // of a branch every two bytes; the bitmaps are one bit per byte.
+        if (scratch.BranchesA.Length < len / 32) scratch.BranchesA = new long[len / 32];
         if (scratch.State.Length < bundles + 1) scratch.State = new byte[bundles + 1];
         uint[] starts = scratch.Starts, noTarget = scratch.NoTarget;
         long[] branches = scratch.Branches, branchesA = scratch.BranchesA;
@@ -74,8 +76,9 @@ public static class ImageVerifier
     }
 
     /// <summary>
-    /// Per-thread working memory (bitmaps, branch list, Iced decoder), kept between calls so that
-    /// verifying allocates nothing proportional to the image. It holds the largest image's worth.
+    /// Per-thread working memory (bitmaps, branch lists, Iced decoder), kept between calls so that
+    /// verifying a run of images allocates nothing proportional to each. The bitmaps hold the
+    /// largest image's worth; the branch lists grow only as far as the branches found need.
     /// </summary>
     private sealed class Scratch
     {
