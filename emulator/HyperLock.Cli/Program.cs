@@ -78,6 +78,11 @@ namespace HyperLock.Cli
                 Console.Error.WriteLine($"hyperlock: {e.Message}");
                 return 2;
             }
+            catch (HyperLock.Verifier.Cli.InputFileException e)
+            {
+                Console.Error.WriteLine($"hyperlock: {e.Message}");
+                return 2;
+            }
         }
     }
 }

@@ -114,7 +114,8 @@ public static class InputFile
     private static InputFileException TooLarge(string path, string what, long limit) =>
         new($"{path}: the {what} is larger than the {Describe(limit)} limit");
 
-    internal static string FirstLine(string s)
+    /// <summary>The first line of an exception message, for a one-line error.</summary>
+    public static string FirstLine(string s)
     {
         int nl = s.IndexOfAny(['\r', '\n']);
         return nl < 0 ? s : s[..nl];
