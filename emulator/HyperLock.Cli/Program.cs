@@ -78,11 +78,6 @@ namespace HyperLock.Cli
                 Console.Error.WriteLine($"hyperlock: {e.Message}");
                 return 2;
             }
-            catch (HyperLock.Verifier.Cli.InputFileException e)
-            {
-                Console.Error.WriteLine($"hyperlock: {e.Message}");
-                return 2;
-            }
         }
     }
 }

@@ -18,7 +18,7 @@ public static class ExecCommand
 
     public static int Run(string codePath, string? statePath, string? maxSteps, TextWriter stdout)
     {
-        byte[] code = InputFile.ReadAll(codePath, "code file", SnippetEnvironment.MaxCodeSize);
+        byte[] code = CliInput.Read(codePath, "code file", SnippetEnvironment.MaxCodeSize);
         if (code.Length == 0) throw new UsageException($"{codePath}: the code file is empty");
         ulong steps = maxSteps == null ? DefaultMaxSteps : NumberParser.Parse(maxSteps, "--max-steps");
 

@@ -23,7 +23,7 @@ public static class ExecStateFile
     /// <summary>Applies the state file at <paramref name="path"/> to the environment.</summary>
     public static void Apply(SnippetEnvironment env, string path)
     {
-        byte[] bytes = InputFile.ReadAll(path, "state file", MaxSize);
+        byte[] bytes = CliInput.Read(path, "state file", MaxSize);
         JsonDocument doc;
         try
         {

@@ -40,11 +40,11 @@ public static class RunCommand
         if (o.Initrd != null && o.InitrdDir != null) throw new UsageException("give --initrd or --initrd-dir, not both");
         ulong memory = o.Memory == null ? MachineConfig.DefaultMemorySize : NumberParser.Parse(o.Memory, "--memory");
         ulong limit = o.MaxInstructions == null ? ulong.MaxValue : NumberParser.Parse(o.MaxInstructions, "--max-instructions");
-        byte[] kernel = InputFile.ReadAll(o.Kernel, "kernel", MaxKernelSize);
+        byte[] kernel = CliInput.Read(o.Kernel, "kernel", MaxKernelSize);
         byte[]? initrd = null;
         if (o.Initrd != null)
         {
-            initrd = InputFile.ReadAll(o.Initrd, "initrd", (long)Math.Min(memory, MaxInitrdSize));
+            initrd = CliInput.Read(o.Initrd, "initrd", (long)Math.Min(memory, MaxInitrdSize));
             if (initrd.Length == 0) throw new UsageException($"{o.Initrd}: the initrd is empty");
         }
         if (o.InitrdDir != null)
