@@ -35,16 +35,24 @@ public static class ImageVerifier
         int len = image.Length;
         int bundles = (len + 31) >> 5;
         var scratch = t_scratch ??= new Scratch();
+        // Fresh arrays are zero already: clearing them would only touch (and fault in) pages
+        // that the pass may never use (NoTarget and State are sparse for most images).
+        bool freshBitmaps = false, freshState = false;
         if (scratch.Starts.Length < bundles + 1)
         {
             scratch.Starts = new uint[bundles + 1];
             scratch.NoTarget = new uint[bundles + 1];
+            freshBitmaps = true;
         }
         // The branch lists are sized for about one branch per 64 bytes (a compiled program's
         // density) and double when an image has more, instead of being sized for the worst case
         // of a branch every two bytes; the bitmaps are one bit per byte.
         if (scratch.BranchesA.Length < len / 32) scratch.BranchesA = new long[len / 32];
-        if (scratch.State.Length < bundles + 1) scratch.State = new byte[bundles + 1];
+        if (scratch.State.Length < bundles + 1)
+        {
+            scratch.State = new byte[bundles + 1];
+            freshState = true;
+        }
         uint[] starts = scratch.Starts, noTarget = scratch.NoTarget;
         long[] branches = scratch.Branches, branchesA = scratch.BranchesA;
         byte[] state = scratch.State;
@@ -52,9 +60,12 @@ public static class ImageVerifier
         var iced = scratch.Iced;
         try
         {
-            Array.Clear(starts, 0, bundles + 1);
-            Array.Clear(noTarget, 0, bundles + 1);
-            Array.Clear(state, 0, bundles + 1);
+            if (!freshBitmaps)
+            {
+                Array.Clear(starts, 0, bundles + 1);
+                Array.Clear(noTarget, 0, bundles + 1);
+            }
+            if (!freshState) Array.Clear(state, 0, bundles + 1);
             fixed (byte* p = image)
             {
                 iced.Reset(p, len);
