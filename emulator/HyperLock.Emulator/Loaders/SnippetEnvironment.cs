@@ -17,6 +17,8 @@ public sealed class SnippetEnvironment : IDisposable
     public const ulong ScratchBase = 0x10000000;
     public const ulong DefaultScratchSize = 1 << 20;
     public const ulong DefaultStackPointer = 0x100FFFF8;
+    /// <summary>The largest code image: 64 MiB, which keeps the code below <see cref="ScratchBase"/>.</summary>
+    public const int MaxCodeSize = 64 << 20;
     private const ulong PageTableBase = 0x100000;
 
     public PhysicalMemory Memory { get; }
@@ -34,7 +36,7 @@ public sealed class SnippetEnvironment : IDisposable
         bool writableCode = false)
     {
         if (code.Length == 0) throw new ArgumentException("The code is empty.", nameof(code));
-        if ((ulong)code.Length > 64UL << 20) throw new ArgumentException("The code is larger than 64 MiB.", nameof(code));
+        if (code.Length > MaxCodeSize) throw new ArgumentException("The code is larger than 64 MiB.", nameof(code));
         CodeSize = ((ulong)code.Length + 0xFFF) & ~0xFFFUL;
         ScratchSize = (scratchSize + 0xFFF) & ~0xFFFUL;
         Memory = new PhysicalMemory(ScratchBase + ScratchSize + (1 << 20));

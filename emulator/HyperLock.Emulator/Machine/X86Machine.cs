@@ -119,6 +119,7 @@ public sealed class X86Machine : IDisposable
         ulong timeLimit = Config.VirtualTimeLimitNs == ulong.MaxValue ? ulong.MaxValue : Clock.NanosecondsToCycles(Config.VirtualTimeLimitNs);
         for (; ; )
         {
+            if (Config.Stop.IsCancellationRequested) return Finish(MachineOutcome.Stopped, MachineResult.StoppedStatus, "stopped", wall);
             ulong done = Cpu.Retired;
             if (done >= limit) return Finish(MachineOutcome.InstructionLimit, MachineResult.InstructionLimitStatus, "instruction limit reached", wall);
             if (Cpu.Now >= timeLimit) return Finish(MachineOutcome.TimeLimit, MachineResult.InstructionLimitStatus, "virtual time limit reached", wall);
