@@ -22,15 +22,15 @@ public static class ImageVerifier
     public static VerificationResult Verify(ReadOnlySpan<byte> image, VerifierOptions? options = null) =>
         Run(image, options ?? VerifierOptions.Default, useFastPath: true);
 
-    /// <summary>True when <paramref name="image"/> is accepted; stops at the first finding.</summary>
+    /// <summary>True when <paramref name="image"/> is accepted; stops at the first finding (no <see cref="VerificationResult.ValidatedStarts"/>).</summary>
     public static bool IsAccepted(ReadOnlySpan<byte> image, VerifierOptions? options = null) =>
-        Run(image, (options ?? VerifierOptions.Default) with { MaxFindings = 1 }, useFastPath: true).Accepted;
+        Run(image, (options ?? VerifierOptions.Default) with { MaxFindings = 1 }, useFastPath: true, keepStarts: false).Accepted;
 
     /// <summary>Verify with Iced alone, linearly (no fast tables, no pre-pass): the reference the fast verifier must match.</summary>
     internal static VerificationResult VerifyReference(ReadOnlySpan<byte> image, VerifierOptions? options = null) =>
         Run(image, options ?? VerifierOptions.Default, useFastPath: false);
 
-    private static unsafe VerificationResult Run(ReadOnlySpan<byte> image, VerifierOptions options, bool useFastPath)
+    private static unsafe VerificationResult Run(ReadOnlySpan<byte> image, VerifierOptions options, bool useFastPath, bool keepStarts = true)
     {
         int len = image.Length;
         int bundles = (len + 31) >> 5;
@@ -76,7 +76,7 @@ public static class ImageVerifier
                 if (!sink.Full) CheckEntries(len, options.EntryPoints, sink);
                 sink.Unbind();
             }
-            var validStarts = sink.Findings.Count == 0 ? ValidStarts(starts, noTarget, bundles, len) : InstructionStartSet.Empty;
+            var validStarts = keepStarts && sink.Findings.Count == 0 ? ValidStarts(starts, noTarget, bundles, len) : InstructionStartSet.Empty;
             return new VerificationResult(len, options.GateVector, sink.Findings, sink.Truncated, validStarts);
         }
         finally
