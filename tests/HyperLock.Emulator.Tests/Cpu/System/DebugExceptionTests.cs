@@ -310,6 +310,41 @@ public class DebugExceptionTests
     }
 
     [Fact]
+    public void DataBreakpointInARepStringTrapsAfterTheIterationThatHitIt()
+    {
+        using var m = Machine();
+        // Handler: record the pushed RIP and the remaining count, then halt.
+        m.Asm(HandlerCode + 0x100, 64, a =>
+        {
+            a.mov(__qword_ptr[Slot(SMark)], rcx);
+            a.mov(rax, __qword_ptr[rsp]);
+            a.mov(__qword_ptr[Slot(SRip)], rax);
+            a.hlt();
+        });
+        m.Gate64(Vector.DB, HandlerCode + 0x100);
+        Label rep = default;
+        var r = m.Asm(KernelCode, 64, a =>
+        {
+            rep = a.CreateLabel();
+            a.mov(rax, Data + 5);
+            a.mov(dr0, rax);
+            a.mov(eax, 1 | (0b01 << 16));   // L0, write, 1 byte
+            a.mov(dr7, rax);
+            a.mov(rdi, Data);
+            a.mov(ecx, 16);
+            a.mov(al, 0x5A);
+            a.Label(ref rep);
+            a.rep.stosb();
+            a.hlt();
+        });
+        Assert.Equal(StopKind.Halted, m.Run().Kind);
+        Assert.Equal(r.GetLabelRIP(rep), m.Result(SRip)); // the REP instruction, to resume it
+        Assert.Equal(10UL, m.Result(SMark));              // six bytes stored: Data+0..Data+5
+        Assert.Equal(0x5AUL, m.Read(Data + 5, 1));
+        Assert.Equal(0UL, m.Read(Data + 6, 1));
+    }
+
+    [Fact]
     public void IoBreakpointNeedsCr4DeAndTrapsAfterTheAccess()
     {
         using var m = Machine();

@@ -147,7 +147,8 @@ internal static unsafe partial class StringOps
         ulong count = c.R(Reg.Rcx) & am;
         bool done = count == 0;
         bool repne = (i.Attr & InsnAttr.RepNe) != 0;
-        for (int n = 0; n < ChunkIterations && !done; n++)
+        // A data breakpoint hit ends the chunk after its iteration: the trap reports RIP at the REP instruction.
+        for (int n = 0; n < ChunkIterations && !done && c.DbTrapPending == 0; n++)
         {
             if (!TOp.Step<E>(c, ref i, ref si, ref di, am, delta)) break;
             count--;
@@ -174,7 +175,8 @@ internal static unsafe partial class StringOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool FastEligible(Cpu c, ref Insn i) =>
-        (i.Attr & (InsnAttr.Rep | InsnAttr.RepNe)) != 0 && c.Bitness == 64 && i.AddrSize == 8 && !c.DF;
+        (i.Attr & (InsnAttr.Rep | InsnAttr.RepNe)) != 0 && c.Bitness == 64 && i.AddrSize == 8 && !c.DF
+        && !c.DataBreakpointsArmed; // element by element, so that data breakpoints see every access
 
     /// <summary>REP MOVS, forward, 64-bit: page-sized memmove where source and destination do not overlap forwards.</summary>
     private static void MovsFast<E>(Cpu c, ref Insn i) where E : struct, ISize
