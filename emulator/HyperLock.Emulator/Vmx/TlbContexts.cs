@@ -5,7 +5,7 @@ namespace HyperLock.Emulator.Cpu;
 /// <summary>
 /// A TLB tagged by VMX context, so that VM entries and exits do not flush everything: the
 /// root (VPID 0) and each guest context (VPID, EPTP) own a TLB array and a jump cache, swapped in
-/// at entry and exit. A context's arrays are reused only if the paging state they were filled
+/// at entry and exit, and within them one stamp per PCID (Cpu/Tlb.cs), so every flush is O(1). A context's arrays are reused only if the paging state they were filled
 /// under (CR3, paging bits of CR0/CR4/EFER, CS base and code size, EPTP) is unchanged, and its
 /// write entries are dropped if code was decoded while it was switched out (so stores to new
 /// code frames still reach the slow path). Without the "enable VPID" control the SDM's rule
@@ -17,7 +17,15 @@ public sealed partial class Cpu
     private sealed class TlbContext
     {
         public TlbEntry[]? Tlb;
-        public Block?[]? Jump;
+        public JumpEntry[]? Jump;
+        /// <summary>Per PCID: (Epoch &lt;&lt; 16) | stamp; stale unless its epoch is the current one.</summary>
+        public readonly ulong[] PcidStamps = new ulong[PcidCount];
+        /// <summary>Advanced to drop every PCID's stamp at once.</summary>
+        public ulong Epoch = 1;
+        /// <summary>Stamp of the global store; 0 until taken.</summary>
+        public int GlobalStamp;
+        /// <summary>Hashed large-page regions filled into this context's arrays (Cpu/Tlb.cs).</summary>
+        public readonly ulong[] LargeRegions = new ulong[64];
         public PagingKey Key;
         public ulong Decodes;
         public bool Valid;
@@ -62,7 +70,7 @@ public sealed partial class Cpu
             if (next.Tlb == null)
             {
                 next.Tlb = new TlbEntry[_tlb.Length];
-                next.Jump = new Block?[_jumpCache.Length];
+                next.Jump = new JumpEntry[_jumpCache.Length];
                 next.Valid = false;
             }
             _tlb = next.Tlb;
@@ -77,9 +85,10 @@ public sealed partial class Cpu
             VmxTlbFlushes++;
             FlushTlb(includeGlobal: true);
         }
-        else if (next.Decodes != Code.Decodes)
+        else
         {
-            FlushWriteTlb();
+            if (next.Decodes != Code.Decodes) FlushWriteTlb();
+            RefreshTlbKeys(); // another context, and perhaps another PCID
         }
         next.Valid = true;
         next.Decodes = Code.Decodes;
