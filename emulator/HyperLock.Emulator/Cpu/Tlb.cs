@@ -43,7 +43,7 @@ public sealed partial class Cpu
     internal const int TlbBits = 8;
     internal const int TlbSize = 1 << TlbBits;
     internal const int TlbMask = TlbSize - 1;
-    /// <summary>Entries of the main TLB; the global store follows them in the same array.</summary>
+    /// <summary>Entries of one TLB array (and of a global store).</summary>
     internal const int TlbMainLength = 3 * 2 * TlbSize;
 
     private const int StampShift = 52;
@@ -54,9 +54,11 @@ public sealed partial class Cpu
 
     internal enum Access { Read = 0, Write = 1, Fetch = 2 }
 
-    // [access][user] sets, TlbSize entries each, then the global store with the same layout.
-    // Not readonly: VMX swaps in the TLB of the context it enters (Vmx/TlbContexts.cs).
-    private TlbEntry[] _tlb = new TlbEntry[2 * TlbMainLength];
+    // [access][user] sets, TlbSize entries each: the array of the current PCID bank, and the
+    // global store (same layout) of the current VMX context (Vmx/TlbContexts.cs).
+    private TlbEntry[] _tlb = NewTlbArray();
+    private TlbEntry[] _globalTlb = NewTlbArray();
+    private TlbBank? _bank;
     private int _readSet, _writeSet, _fetchSet;
 
     /// <summary>Stamp of the current (context, PCID) in bits 63:52: OR-ed into the page number to form the tag.</summary>
@@ -80,6 +82,7 @@ public sealed partial class Cpu
     private void InitTlb()
     {
         SelectTlbSet();
+        _globalTlb = _rootTlb.Global;
         ResetAllTlbs();
         RefreshTlbKeys();
     }
@@ -155,29 +158,33 @@ public sealed partial class Cpu
         else
         {
             ulong page = (linear >> 12) & PageTagMask;
-            int index = (int)(page & TlbMask);
-            for (int set = 0; set < TlbMainLength; set += TlbSize)
-            {
-                ref TlbEntry e = ref _tlb[set + index];
-                if ((e.Tag & PageTagMask) == page) e.Tag = TlbEntry.Invalid;
-                if (!includeGlobal) continue;
-                ref TlbEntry g = ref _tlb[TlbMainLength + set + index];
-                if ((g.Tag & PageTagMask) == page) g.Tag = TlbEntry.Invalid;
-            }
+            foreach (var bank in ctx.Banks)
+                if (bank != null) InvalidateSlots(bank.Tlb, page);
+            if (includeGlobal) InvalidateSlots(ctx.Global, page);
         }
         _jumpEpoch++;
         RefreshTlbKeys();
     }
 
-    /// <summary>Drops every write entry (a frame became a code frame).</summary>
-    private void FlushWriteTlb()
+    private static void InvalidateSlots(TlbEntry[] tlb, ulong page)
     {
-        for (int store = 0; store < 2; store++)
+        int index = (int)(page & TlbMask);
+        for (int set = 0; set < TlbMainLength; set += TlbSize)
         {
-            int start = store * TlbMainLength + (int)Access.Write * 2 * TlbSize;
-            Array.Fill(_tlb, new TlbEntry { Tag = TlbEntry.Invalid }, start, 2 * TlbSize);
+            ref TlbEntry e = ref tlb[set + index];
+            if ((e.Tag & PageTagMask) == page) e.Tag = TlbEntry.Invalid;
         }
     }
+
+    /// <summary>Drops every write entry of the current bank and global store (a frame became a code frame).</summary>
+    private void FlushWriteTlb()
+    {
+        FlushWriteEntries(_tlb);
+        FlushWriteEntries(_globalTlb);
+    }
+
+    private static void FlushWriteEntries(TlbEntry[] tlb) =>
+        Array.Fill(tlb, new TlbEntry { Tag = TlbEntry.Invalid }, (int)Access.Write * 2 * TlbSize, 2 * TlbSize);
 
     private void FillTlb(Access access, bool user, ulong lin, ulong frame, nint host, bool global)
     {
@@ -190,7 +197,7 @@ public sealed partial class Cpu
         e.Frame = frame;
         if (global)
         {
-            ref TlbEntry g = ref TlbSlot(TlbMainLength + set, page);
+            ref TlbEntry g = ref _globalTlb[set + (int)(page & TlbMask)];
             g.Tag = page | _globalKey;
             g.Host = host;
             g.Frame = frame;
@@ -206,7 +213,7 @@ public sealed partial class Cpu
     {
         int set = ((int)access * 2 + (user ? 1 : 0)) * TlbSize;
         ulong page = lin >> 12;
-        ref TlbEntry g = ref TlbSlot(TlbMainLength + set, page);
+        ref TlbEntry g = ref _globalTlb[set + (int)(page & TlbMask)];
         if (g.Tag != (page | _globalKey))
         {
             phys = 0;
@@ -227,6 +234,7 @@ public sealed partial class Cpu
     {
         var ctx = ActiveTlbContext;
         int pcid = CurrentPcid;
+        SelectTlbBank(ctx, pcid);
         for (; ; )
         {
             ulong resets = TlbResets;
@@ -263,8 +271,6 @@ public sealed partial class Cpu
         ClearContext(_rootTlb);
         foreach (var c in _guestTlbs)
             if (c != null) ClearContext(c);
-        Array.Fill(_tlb, new TlbEntry { Tag = TlbEntry.Invalid });
-        Array.Clear(_jumpCache);
     }
 
     private static void ClearContext(TlbContext ctx)
@@ -273,8 +279,13 @@ public sealed partial class Cpu
         Array.Clear(ctx.LargeRegions);
         ctx.Epoch = 1;
         ctx.GlobalStamp = 0;
-        if (ctx.Tlb != null) Array.Fill(ctx.Tlb, new TlbEntry { Tag = TlbEntry.Invalid });
-        if (ctx.Jump != null) Array.Clear(ctx.Jump);
+        Array.Fill(ctx.Global, new TlbEntry { Tag = TlbEntry.Invalid });
+        foreach (var bank in ctx.Banks)
+        {
+            if (bank == null) continue;
+            Array.Fill(bank.Tlb, new TlbEntry { Tag = TlbEntry.Invalid });
+            Array.Clear(bank.Jump);
+        }
     }
 
     // ---- large pages -------------------------------------------------------------------

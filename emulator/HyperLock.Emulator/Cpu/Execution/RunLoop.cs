@@ -25,7 +25,7 @@ public sealed unsafe partial class Cpu
     // because a hit skips the fetch translation and its U/S check. An entry carries the TLB key
     // it was filled under (context, PCID, INVLPG epoch), so it dies with the TLB in O(1).
     private const int JumpCacheSize = 4096;
-    // Not readonly: VMX swaps in the jump cache of the context it enters (Vmx/TlbContexts.cs).
+    // Not readonly: the jump cache of the current PCID bank (Vmx/TlbContexts.cs).
     private JumpEntry[] _jumpCache = new JumpEntry[2 * JumpCacheSize];
     private int _jumpBase;
 
