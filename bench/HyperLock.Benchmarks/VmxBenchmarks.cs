@@ -29,12 +29,14 @@ public class VmxBenchmarks
     }
 
     public const int RoundTrips = 10_000;
-    private VmxBenchMachine? _cpuid, _ept, _bare;
+    private VmxBenchMachine? _cpuid, _cpuidPlain, _ept, _bare;
 
     [GlobalSetup]
     public void Setup()
     {
         _cpuid = VmxBenchMachine.CpuidLoop(RoundTrips);
+        _cpuidPlain = VmxBenchMachine.CpuidLoop(RoundTrips, eptAndVpid: false);
+        _cpuidPlain.RunOnce();
         _ept = VmxBenchMachine.IntegerLoop(ept: true);
         _bare = VmxBenchMachine.IntegerLoop(ept: false);
         _cpuid.RunOnce();
@@ -46,6 +48,7 @@ public class VmxBenchmarks
     public void Cleanup()
     {
         _cpuid?.Dispose();
+        _cpuidPlain?.Dispose();
         _ept?.Dispose();
         _bare?.Dispose();
     }
@@ -53,6 +56,13 @@ public class VmxBenchmarks
     /// <summary>One CPUID exit round trip per operation.</summary>
     [Benchmark(OperationsPerInvoke = RoundTrips)]
     public ulong CpuidExitRoundTrip() => _cpuid!.RunOnce();
+
+    /// <summary>
+    /// The same round trip from a hypervisor that uses neither VPID nor EPT: every entry and exit
+    /// invalidates all VPID-0 mappings (O(1) with the stamped TLB).
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = RoundTrips)]
+    public ulong CpuidExitRoundTripWithoutVpidOrEpt() => _cpuidPlain!.RunOnce();
 
     /// <summary>Integer loop (10 M instructions) as a guest under EPT + VPID.</summary>
     [Benchmark]
@@ -199,7 +209,7 @@ public sealed class VmxBenchMachine : IDisposable
         }
     }
 
-    public static VmxBenchMachine CpuidLoop(int count) => new(g =>
+    public static VmxBenchMachine CpuidLoop(int count, bool eptAndVpid = true) => new(g =>
     {
         var top = g.CreateLabel();
         g.mov(r8d, count);
@@ -208,7 +218,7 @@ public sealed class VmxBenchMachine : IDisposable
         g.dec(r8);
         g.jnz(top);
         g.vmcall();
-    }, ept: true, bare: false);
+    }, ept: eptAndVpid, bare: false);
 
     public static VmxBenchMachine IntegerLoop(bool ept)
     {
