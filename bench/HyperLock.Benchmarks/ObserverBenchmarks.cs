@@ -32,14 +32,6 @@ public class ObserverBenchmarks
 
     private SnippetEnvironment? _env;
 
-    /// <summary>Counts what it is told; the least an observer can do.</summary>
-    private sealed class CountingObserver : IExecutionObserver
-    {
-        public ulong Instructions, Accesses;
-        public void InstructionStarted(in InstructionObservation instruction) => Instructions++;
-        public void MemoryAccessed(in AccessObservation access) => Accesses++;
-    }
-
     [GlobalSetup]
     public void Setup()
     {
@@ -53,4 +45,12 @@ public class ObserverBenchmarks
 
     [Benchmark]
     public ulong Run() => CpuWorkloads.RunOnce(_env!);
+}
+
+/// <summary>Counts what it is told; the least an observer can do.</summary>
+public sealed class CountingObserver : IExecutionObserver
+{
+    public ulong Instructions, Accesses;
+    public void InstructionStarted(in InstructionObservation instruction) => Instructions++;
+    public void MemoryAccessed(in AccessObservation access) => Accesses++;
 }

@@ -5,11 +5,15 @@ using HyperLock.Benchmarks;
 // Runs the benchmark classes in this assembly; pass --filter '*Cpu*' etc. to choose.
 // "--quick" runs each CPU workload a few times with a stopwatch: a fast sanity check while
 // developing, not a substitute for the BenchmarkDotNet figures in README.
+// "--quick --observed" does the same with a counting execution observer attached.
 if (args.Length > 0 && args[0] == "--quick")
 {
-    foreach (var name in args.Length > 1 ? args[1..] : CpuWorkloads.All)
+    bool observed = args.Length > 1 && args[1] == "--observed";
+    var names = args[(observed ? 2 : 1)..];
+    foreach (var name in names.Length > 0 ? names : CpuWorkloads.All)
     {
         using var env = CpuWorkloads.Create(name);
+        if (observed) env.Cpu.Observer = new CountingObserver();
         try
         {
             ulong count = CpuWorkloads.RunOnce(env);
