@@ -189,13 +189,14 @@ public sealed partial class Cpu
     private void FillTlb(Access access, bool user, ulong lin, ulong frame, nint host, bool global)
     {
         if (_observer != null) return; // observed runs take the slow path for every access
+        if (global && _globalKey == 0) TakeGlobalStamp(); // may renumber stamps: before any tag is written
         int set = ((int)access * 2 + (user ? 1 : 0)) * TlbSize;
         ulong page = lin >> 12;
         ref TlbEntry e = ref TlbSlot(set, page);
         e.Tag = page | _tlbKey;
         e.Host = host;
         e.Frame = frame;
-        if (global)
+        if (global && _globalKey != 0)
         {
             ref TlbEntry g = ref _globalTlb[set + (int)(page & TlbMask)];
             g.Tag = page | _globalKey;
@@ -235,17 +236,19 @@ public sealed partial class Cpu
         var ctx = ActiveTlbContext;
         int pcid = CurrentPcid;
         SelectTlbBank(ctx, pcid);
-        for (; ; )
-        {
-            ulong resets = TlbResets;
-            int stamp = StampOf(ctx, pcid);
-            if (ctx.GlobalStamp == 0) ctx.GlobalStamp = NewStamp();
-            if (resets != TlbResets) continue; // a wrap-around cleared the stamp taken first
-            _tlbKey = (ulong)stamp << StampShift;
-            _globalKey = (ulong)ctx.GlobalStamp << StampShift;
-            _jumpKey = _tlbKey | _jumpEpoch;
-            return;
-        }
+        int stamp = StampOf(ctx, pcid);
+        _tlbKey = (ulong)stamp << StampShift;
+        // 0 until the context fills a global entry: no tag in a store has stamp 0, so nothing hits.
+        _globalKey = (ulong)ctx.GlobalStamp << StampShift;
+        _jumpKey = _tlbKey | _jumpEpoch;
+    }
+
+    /// <summary>Gives the active context a global stamp, taken on its first global fill.</summary>
+    private void TakeGlobalStamp()
+    {
+        int stamp = NewStamp(); // may clear everything (and the context's stamps) first
+        ActiveTlbContext.GlobalStamp = stamp;
+        RefreshTlbKeys();
     }
 
     private int StampOf(TlbContext ctx, int pcid)
@@ -263,11 +266,15 @@ public sealed partial class Cpu
         return _nextStamp++;
     }
 
-    /// <summary>Clears every TLB array and jump cache (active and saved) and restarts stamp numbering.</summary>
+    /// <summary>
+    /// Clears every TLB array (active and saved) and restarts stamp numbering. Jump caches need
+    /// no clearing: their keys include <see cref="_jumpEpoch"/>, advanced here, which never repeats.
+    /// </summary>
     private void ResetAllTlbs()
     {
         TlbResets++;
         _nextStamp = 1;
+        _jumpEpoch++;
         ClearContext(_rootTlb);
         foreach (var c in _guestTlbs)
             if (c != null) ClearContext(c);
@@ -284,7 +291,6 @@ public sealed partial class Cpu
         {
             if (bank == null) continue;
             Array.Fill(bank.Tlb, new TlbEntry { Tag = TlbEntry.Invalid });
-            Array.Clear(bank.Jump);
         }
     }
 
