@@ -30,12 +30,14 @@ public class VmxBenchmarks
     }
 
     public const int RoundTrips = 10_000;
-    private VmxBenchMachine? _cpuid, _ept, _bare;
+    private VmxBenchMachine? _cpuid, _cpuidPlain, _ept, _bare;
 
     [GlobalSetup]
     public void Setup()
     {
         _cpuid = VmxBenchMachine.CpuidLoop(RoundTrips);
+        _cpuidPlain = VmxBenchMachine.CpuidLoop(RoundTrips, eptAndVpid: false);
+        _cpuidPlain.RunOnce();
         _ept = VmxBenchMachine.IntegerLoop(ept: true);
         _bare = VmxBenchMachine.IntegerLoop(ept: false);
         _cpuid.RunOnce();
@@ -47,6 +49,7 @@ public class VmxBenchmarks
     public void Cleanup()
     {
         _cpuid?.Dispose();
+        _cpuidPlain?.Dispose();
         _ept?.Dispose();
         _bare?.Dispose();
     }
@@ -54,6 +57,13 @@ public class VmxBenchmarks
     /// <summary>One CPUID exit round trip per operation.</summary>
     [Benchmark(OperationsPerInvoke = RoundTrips)]
     public ulong CpuidExitRoundTrip() => _cpuid!.RunOnce();
+
+    /// <summary>
+    /// The same round trip from a hypervisor that uses neither VPID nor EPT: every entry and exit
+    /// invalidates all VPID-0 mappings (O(1) with the stamped TLB).
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = RoundTrips)]
+    public ulong CpuidExitRoundTripWithoutVpidOrEpt() => _cpuidPlain!.RunOnce();
 
     /// <summary>The shared integer loop (10 M instructions) as a guest under EPT + VPID.</summary>
     [Benchmark]
@@ -155,11 +165,11 @@ public sealed class VmxBenchMachine : IDisposable
         }
     }
 
-    public static VmxBenchMachine CpuidLoop(int count) => new(g =>
+    public static VmxBenchMachine CpuidLoop(int count, bool eptAndVpid = true) => new(g =>
     {
         WorkloadCode.CpuidLoop(g, count);
         g.vmcall();
-    }, ept: true, bare: false);
+    }, ept: eptAndVpid, bare: false);
 
     /// <summary>The shared integer loop (<see cref="WorkloadCode.IntegerLoop"/>) as a guest under EPT, or bare.</summary>
     public static VmxBenchMachine IntegerLoop(bool ept)

@@ -100,7 +100,7 @@ public sealed class CpuidProfile
         p.Set(0, 0, new Leaf(0xD, Str(vendor, 0), Str(vendor, 8), Str(vendor, 4)));
 
         uint ecx1 = Bit(0) /*SSE3*/ | Bit(1) /*PCLMULQDQ*/ | Bit(5) /*VMX*/ | Bit(9) /*SSSE3*/ | Bit(13) /*CX16*/
-            | Bit(19) /*SSE4.1*/ | Bit(20) /*SSE4.2*/ | Bit(21) /*x2APIC*/ | Bit(23) /*POPCNT*/ | Bit(24) /*TSC-deadline*/
+            | Bit(17) /*PCID*/ | Bit(19) /*SSE4.1*/ | Bit(20) /*SSE4.2*/ | Bit(21) /*x2APIC*/ | Bit(23) /*POPCNT*/ | Bit(24) /*TSC-deadline*/
             | Bit(26) /*XSAVE*/;
         ecx1 |= Bit(22) /*MOVBE*/ | Bit(25) /*AES-NI*/;
         uint edx1 = Bit(0) /*FPU*/ | Bit(2) /*DE*/ | Bit(3) /*PSE*/ | Bit(4) /*TSC*/ | Bit(5) /*MSR*/ | Bit(6) /*PAE*/
@@ -108,7 +108,7 @@ public sealed class CpuidProfile
             | Bit(17) /*PSE-36*/ | Bit(19) /*CLFSH*/ | Bit(23) /*MMX*/ | Bit(24) /*FXSR*/ | Bit(25) /*SSE*/ | Bit(26) /*SSE2*/;
         // Family 6, model 0x55, stepping 7 (Cascade Lake, a Skylake-SP derivative); CLFLUSH line 8 qwords; 1 logical processor.
         p.Set(1, 0, new Leaf(0x00050657, (8u << 8) | (1u << 16), ecx1, edx1));
-        p.Set(7, 0, new Leaf(0, Bit(3) /*BMI1*/ | Bit(7) /*SMEP*/ | Bit(8) /*BMI2*/ | Bit(9) /*ERMS*/, 0, 0), indexedBySubleaf: true);
+        p.Set(7, 0, new Leaf(0, Bit(3) /*BMI1*/ | Bit(7) /*SMEP*/ | Bit(8) /*BMI2*/ | Bit(9) /*ERMS*/ | Bit(10) /*INVPCID*/, 0, 0), indexedBySubleaf: true);
         // Stepping 7 is Cascade Lake: MTRRs (Cpu/System/Mtrrs.cs), IA32_TSC_ADJUST, and the
         // speculation-control enumeration such a core has (Cpu/System/SpeculationControl.cs).
         p.SetBit(1, 0, Edx, 12);  // MTRR

@@ -32,12 +32,14 @@ public sealed unsafe partial class Cpu
     private ulong ReadPagingEntry(ulong phys, int size)
     {
         if (EptActive && !EptTranslate(phys, EptAd ? Access.Write : Access.Read, _walkLinear, true, false, out phys)) return 0;
+        if (_observer != null) ReportAccess(_walkLinear, phys, size, ObservedAccessKind.PageWalkRead, false);
         return Memory.Read(phys, size);
     }
 
     private void WritePagingEntry(ulong phys, int size, ulong value)
     {
         if (EptActive && !EptTranslate(phys, Access.Write, _walkLinear, true, false, out phys)) return;
+        if (_observer != null) ReportAccess(_walkLinear, phys, size, ObservedAccessKind.PageWalkWrite, false);
         Memory.Write(phys, size, value);
     }
 
@@ -205,6 +207,7 @@ public sealed unsafe partial class Cpu
             if (want != e) WritePagingEntry(entryAddrs[i], entrySize, want);
             if (Faulted) return false;
         }
+        _walkPageMask = pageMaskLow; // the TLB notes large pages for INVLPG (Cpu/Tlb.cs)
         phys = pageBase | (lin & pageMaskLow);
         return true;
     }

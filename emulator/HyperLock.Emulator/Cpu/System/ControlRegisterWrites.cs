@@ -73,11 +73,21 @@ public sealed partial class Cpu
         return true;
     }
 
-    /// <summary>MOV to CR3: reserved-bit check in IA-32e mode, then a flush of the non-global translations.</summary>
+    /// <summary>
+    /// MOV to CR3: reserved-bit check in IA-32e mode, then a flush of the non-global translations
+    /// of the PCID loaded (PCID 0 without CR4.PCIDE). With CR4.PCIDE, bit 63 set asks for no flush
+    /// and is not stored; without it bit 63 is reserved like the other bits above MAXPHYADDR.
+    /// </summary>
     public bool WriteCr3(ulong value)
     {
+        bool noFlush = false;
         if (LongModeActive)
         {
+            if ((Cr4 & Bits.Cr4Pcide) != 0)
+            {
+                noFlush = (value >> 63) != 0;
+                value &= ~(1UL << 63);
+            }
             if ((value >> MaxPhysAddrBits) != 0) { RaiseGp(0); return false; }
         }
         else
@@ -86,7 +96,8 @@ public sealed partial class Cpu
         }
         Cr3 = value;
         _pdptesFromVmcs = false; // PAE PDPTEs are reloaded from memory
-        FlushTlb(includeGlobal: false);
+        if (noFlush) RefreshTlbKeys(); // switch to the PCID's entries, keeping them
+        else FlushPcid(CurrentPcid);
         return true;
     }
 
