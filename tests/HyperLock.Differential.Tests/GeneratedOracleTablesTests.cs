@@ -13,7 +13,7 @@ namespace HyperLock.Differential.Tests;
 public class GeneratedOracleTablesTests
 {
     private static string SseDir() =>
-        Path.Combine(Repo.Root(), "tests", "HyperLock.Emulator.Tests", "Cpu", "Sse");
+        Path.Combine(Repo.Root(), "tests", "HyperLock.Emulator.Tests", "Processor", "Sse");
 
     private static List<string> CheckedInRows(string file)
     {

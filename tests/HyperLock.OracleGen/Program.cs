@@ -8,7 +8,7 @@ using HyperLock.OracleGen;
 // instructions. Rows whose expected value is vendor-specific are not taken from the host (see
 // ScalarSseTable); the summary says how many there were and whether the host agreed.
 
-string dir = args.Length > 0 ? args[0] : Path.Combine(Repo.Root(), "tests", "HyperLock.Emulator.Tests", "Cpu", "Sse");
+string dir = args.Length > 0 ? args[0] : Path.Combine(Repo.Root(), "tests", "HyperLock.Emulator.Tests", "Processor", "Sse");
 if (!Directory.Exists(dir))
 {
     Console.Error.WriteLine($"oraclegen: no directory {dir}");
