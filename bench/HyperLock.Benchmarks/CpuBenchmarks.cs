@@ -1,3 +1,4 @@
+using HyperLock.Emulator.Workloads;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;

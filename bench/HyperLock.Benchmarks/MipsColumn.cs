@@ -1,3 +1,4 @@
+using HyperLock.Emulator.Workloads;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;

@@ -1,3 +1,4 @@
+using HyperLock.Emulator.Workloads;
 using System.Diagnostics;
 using BenchmarkDotNet.Running;
 using HyperLock.Benchmarks;
@@ -5,11 +6,15 @@ using HyperLock.Benchmarks;
 // Runs the benchmark classes in this assembly; pass --filter '*Cpu*' etc. to choose.
 // "--quick" runs each CPU workload a few times with a stopwatch: a fast sanity check while
 // developing, not a substitute for the BenchmarkDotNet figures in README.
+// "--quick --observed" does the same with a counting execution observer attached.
 if (args.Length > 0 && args[0] == "--quick")
 {
-    foreach (var name in args.Length > 1 ? args[1..] : CpuWorkloads.All)
+    bool observed = args.Length > 1 && args[1] == "--observed";
+    var names = args[(observed ? 2 : 1)..];
+    foreach (var name in names.Length > 0 ? names : CpuWorkloads.All)
     {
         using var env = CpuWorkloads.Create(name);
+        if (observed) env.Cpu.Observer = new CountingObserver();
         try
         {
             ulong count = CpuWorkloads.RunOnce(env);
@@ -26,6 +31,25 @@ if (args.Length > 0 && args[0] == "--quick")
             Console.WriteLine($"{name,-16} failed: {e.Message}");
         }
     }
+    return;
+}
+// "--quick-switches" times a VM-exit round trip (with and without VPID/EPT) and a CR3 switch
+// plus one load (with PCID no-flush, and without PCID) with a stopwatch, the same way.
+if (args.Length > 0 && args[0] == "--quick-switches")
+{
+    static void Time(string name, Func<ulong> run, int ops)
+    {
+        run();
+        var sw = Stopwatch.StartNew();
+        int runs = 0;
+        while (sw.ElapsedMilliseconds < 3000) { run(); runs++; }
+        Console.WriteLine($"{name,-44} {sw.Elapsed.TotalNanoseconds / ((double)runs * ops),8:F0} ns");
+    }
+    using (var m = VmxBenchMachine.CpuidLoop(VmxBenchmarks.RoundTrips)) Time("VM-exit round trip, VPID + EPT", m.RunOnce, VmxBenchmarks.RoundTrips);
+    using (var m = VmxBenchMachine.CpuidLoop(VmxBenchmarks.RoundTrips, eptAndVpid: false)) Time("VM-exit round trip, no VPID, no EPT", m.RunOnce, VmxBenchmarks.RoundTrips);
+    using (var m = new AddressSpaceBenchMachine(pcid: false, AddressSpaceBenchmarks.Iterations)) Time("CR3 switch + first load, no PCID", m.RunOnce, 2 * AddressSpaceBenchmarks.Iterations);
+    if (!args.Contains("--no-pcid"))
+        using (var m = new AddressSpaceBenchMachine(pcid: true, AddressSpaceBenchmarks.Iterations)) Time("CR3 switch + first load, PCID no-flush", m.RunOnce, 2 * AddressSpaceBenchmarks.Iterations);
     return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(CpuBenchmarks).Assembly).Run(args);

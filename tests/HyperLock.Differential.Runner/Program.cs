@@ -11,6 +11,8 @@ using HyperLock.Differential.Tests.Harness;
 // --no-minimize   report mismatches as found, without shrinking
 // --trace         print every case to stderr before it runs (to find a case that kills the process)
 // --replay FILE   run the cases of a --trace output (lines: Code hex state-json), printing each step
+// --vendor NAME   apply the vendor policy of another CPU vendor (GenuineIntel, AuthenticAMD...) instead of the host's
+// A case that faults natively is caught and its form listed as a host exclusion; the run goes on.
 // Exit code: 0 when no implemented form mismatches, 1 otherwise, 2 on bad arguments.
 
 ulong seed = (ulong)Random.Shared.NextInt64();
@@ -20,6 +22,7 @@ bool minimize = true;
 string[]? forms = null;
 bool trace = false;
 string? replay = null;
+string? vendor = null;
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -34,9 +37,10 @@ for (int i = 0; i < args.Length; i++)
             case "--no-minimize": minimize = false; break;
             case "--trace": trace = true; break;
             case "--replay": replay = Next(); break;
+            case "--vendor": vendor = Next(); break;
             case "--forms": forms = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
             case "-h" or "--help":
-                Console.WriteLine("usage: HyperLock.Differential.Runner [--seed N] [--cases M] [--per-form K] [--report FILE] [--forms LIST] [--no-minimize]");
+                Console.WriteLine("usage: HyperLock.Differential.Runner [--seed N] [--cases M] [--per-form K] [--report FILE] [--forms LIST] [--no-minimize] [--trace] [--replay FILE] [--vendor NAME]");
                 return 0;
             default: throw new ArgumentException($"unknown argument {args[i]}");
         }
@@ -59,11 +63,13 @@ var result = pass.Run(new PassOptions
     RandomCases = cases,
     Minimize = minimize,
     FormFilter = forms,
+    Vendor = vendor == null ? null : new VendorPolicy(vendor),
     Trace = trace ? c => { Console.Error.WriteLine($"{c.Form.Code} {c.Hex} {CoverageReport.StateJson(c.Initial)}"); Console.Error.Flush(); } : null,
     Progress = Console.WriteLine,
 });
 Console.WriteLine();
 Console.Write(CoverageReport.Summary(result));
+foreach (var (code, why) in result.HostFaults) Console.WriteLine($"host exclusion {code}: {why}");
 Console.WriteLine($"elapsed: {result.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s");
 foreach (var (code, mm) in result.Mismatches)
 {

@@ -105,4 +105,24 @@ public sealed class CliTests : IDisposable
         Assert.Single(err.TrimEnd('\n').Split('\n'));
         Assert.StartsWith("verify: ", err);
     }
+
+    [Fact]
+    public void EndlessInputIsRefusedAtTheNamedLimit()
+    {
+        var (code, output, err) = Run("/dev/zero");
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Equal($"verify: /dev/zero: the image is larger than the 1 GiB limit", err.TrimEnd());
+    }
+
+    [Fact]
+    public void MappedFileGivesTheSameReportAsTheBytes()
+    {
+        var img = Nops(4096);
+        img[100] = 0xFA; // cli
+        img[2000] = 0xC3; // ret
+        var (code, output, _) = Run(Write("m.bin", img), "--json");
+        Assert.Equal(1, code);
+        Assert.Equal(ImageVerifier.Verify(img).ToJson("m.bin"), output);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using HyperLock.Abi;
 using HyperLock.Verifier.Policy;
 using Iced.Intel;
 using Xunit;

@@ -1,4 +1,5 @@
 using HyperLock.Toolchain;
+using HyperLock.Abi;
 using HyperLock.Verifier.Policy;
 using Iced.Intel;
 using Xunit;

@@ -1,3 +1,4 @@
+using HyperLock.Abi;
 using HyperLock.Verifier.Policy;
 using Xunit;
 

@@ -1,4 +1,5 @@
 using HyperLock.Verifier;
+using HyperLock.Abi;
 using HyperLock.Verifier.Policy;
 using Iced.Intel;
 

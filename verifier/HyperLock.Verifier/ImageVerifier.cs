@@ -22,27 +22,37 @@ public static class ImageVerifier
     public static VerificationResult Verify(ReadOnlySpan<byte> image, VerifierOptions? options = null) =>
         Run(image, options ?? VerifierOptions.Default, useFastPath: true);
 
-    /// <summary>True when <paramref name="image"/> is accepted; stops at the first finding.</summary>
+    /// <summary>True when <paramref name="image"/> is accepted; stops at the first finding (no <see cref="VerificationResult.ValidatedStarts"/>).</summary>
     public static bool IsAccepted(ReadOnlySpan<byte> image, VerifierOptions? options = null) =>
-        Run(image, (options ?? VerifierOptions.Default) with { MaxFindings = 1 }, useFastPath: true).Accepted;
+        Run(image, (options ?? VerifierOptions.Default) with { MaxFindings = 1 }, useFastPath: true, keepStarts: false).Accepted;
 
     /// <summary>Verify with Iced alone, linearly (no fast tables, no pre-pass): the reference the fast verifier must match.</summary>
     internal static VerificationResult VerifyReference(ReadOnlySpan<byte> image, VerifierOptions? options = null) =>
         Run(image, options ?? VerifierOptions.Default, useFastPath: false);
 
-    private static unsafe VerificationResult Run(ReadOnlySpan<byte> image, VerifierOptions options, bool useFastPath)
+    private static unsafe VerificationResult Run(ReadOnlySpan<byte> image, VerifierOptions options, bool useFastPath, bool keepStarts = true)
     {
         int len = image.Length;
         int bundles = (len + 31) >> 5;
         var scratch = t_scratch ??= new Scratch();
+        // Fresh arrays are zero already: clearing them would only touch (and fault in) pages
+        // that the pass may never use (NoTarget and State are sparse for most images).
+        bool freshBitmaps = false, freshState = false;
         if (scratch.Starts.Length < bundles + 1)
         {
             scratch.Starts = new uint[bundles + 1];
             scratch.NoTarget = new uint[bundles + 1];
+            freshBitmaps = true;
         }
-        if (scratch.Branches.Length < len / 16) scratch.Branches = new long[len / 16];
-        if (scratch.BranchesA.Length < len / 8) scratch.BranchesA = new long[len / 8];
-        if (scratch.State.Length < bundles + 1) scratch.State = new byte[bundles + 1];
+        // The branch lists are sized for about one branch per 64 bytes (a compiled program's
+        // density) and double when an image has more, instead of being sized for the worst case
+        // of a branch every two bytes; the bitmaps are one bit per byte.
+        if (scratch.BranchesA.Length < len / 32) scratch.BranchesA = new long[len / 32];
+        if (scratch.State.Length < bundles + 1)
+        {
+            scratch.State = new byte[bundles + 1];
+            freshState = true;
+        }
         uint[] starts = scratch.Starts, noTarget = scratch.NoTarget;
         long[] branches = scratch.Branches, branchesA = scratch.BranchesA;
         byte[] state = scratch.State;
@@ -50,9 +60,12 @@ public static class ImageVerifier
         var iced = scratch.Iced;
         try
         {
-            Array.Clear(starts, 0, bundles + 1);
-            Array.Clear(noTarget, 0, bundles + 1);
-            Array.Clear(state, 0, bundles + 1);
+            if (!freshBitmaps)
+            {
+                Array.Clear(starts, 0, bundles + 1);
+                Array.Clear(noTarget, 0, bundles + 1);
+            }
+            if (!freshState) Array.Clear(state, 0, bundles + 1);
             fixed (byte* p = image)
             {
                 iced.Reset(p, len);
@@ -63,7 +76,8 @@ public static class ImageVerifier
                 if (!sink.Full) CheckEntries(len, options.EntryPoints, sink);
                 sink.Unbind();
             }
-            return new VerificationResult(len, options.GateVector, sink.Findings, sink.Truncated);
+            var validStarts = keepStarts && sink.Findings.Count == 0 ? ValidStarts(starts, noTarget, bundles, len) : InstructionStartSet.Empty;
+            return new VerificationResult(len, options.GateVector, sink.Findings, sink.Truncated, validStarts);
         }
         finally
         {
@@ -74,8 +88,9 @@ public static class ImageVerifier
     }
 
     /// <summary>
-    /// Per-thread working memory (bitmaps, branch list, Iced decoder), kept between calls so that
-    /// verifying allocates nothing proportional to the image. It holds the largest image's worth.
+    /// Per-thread working memory (bitmaps, branch lists, Iced decoder), kept between calls so that
+    /// verifying a run of images allocates nothing proportional to each. The bitmaps hold the
+    /// largest image's worth; the branch lists grow only as far as the branches found need.
     /// </summary>
     private sealed class Scratch
     {
@@ -395,6 +410,14 @@ public static class ImageVerifier
         if (prevPos < 0) return prev; // Invalid: nothing decodable precedes
         if (prevPos > fastLimit || !FastDecoder.TryDecodeGeneral(p + prevPos, prevPos, ref prev)) iced.Decode(prevPos, ref prev);
         return prev;
+    }
+
+    /// <summary>The starts that are branch targets (not second halves of pseudo-instructions), copied out of the scratch bitmaps.</summary>
+    private static InstructionStartSet ValidStarts(uint[] starts, uint[] noTarget, int bundles, int len)
+    {
+        var bits = new uint[bundles];
+        for (int k = 0; k < bundles; k++) bits[k] = starts[k] & ~noTarget[k];
+        return new InstructionStartSet(bits, len);
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

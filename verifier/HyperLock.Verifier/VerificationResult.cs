@@ -7,8 +7,10 @@ namespace HyperLock.Verifier;
 /// <summary>The verifier's verdict on one image: accepted, or the findings that reject it.</summary>
 public sealed class VerificationResult
 {
-    internal VerificationResult(int size, byte gateVector, IReadOnlyList<Finding> findings, bool truncated)
+    internal VerificationResult(int size, byte gateVector, IReadOnlyList<Finding> findings, bool truncated,
+        InstructionStartSet validatedStarts)
     {
+        ValidatedStarts = validatedStarts;
         Size = size;
         GateVector = gateVector;
         Findings = findings.OrderBy(f => f.Offset).ThenBy(f => f.Rule).ToArray();
@@ -29,6 +31,12 @@ public sealed class VerificationResult
 
     /// <summary>True when verification stopped at <see cref="VerifierOptions.MaxFindings"/> findings.</summary>
     public bool Truncated { get; }
+
+    /// <summary>
+    /// The validated instruction starts of an accepted image (where control may enter);
+    /// empty when the image is rejected.
+    /// </summary>
+    public InstructionStartSet ValidatedStarts { get; }
 
     /// <summary>The report for people.</summary>
     public string ToText(string name = "image")

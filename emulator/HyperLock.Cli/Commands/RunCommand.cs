@@ -1,5 +1,8 @@
+using System.Runtime.InteropServices;
 using HyperLock.Emulator.Loaders;
 using HyperLock.Emulator.Machine;
+using HyperLock.Verifier.Cli;
+using Microsoft.Win32.SafeHandles;
 
 namespace HyperLock.Cli.Commands;
 
@@ -7,52 +10,77 @@ namespace HyperLock.Cli.Commands;
 /// <c>hyperlock run --kernel PATH [--initrd PATH | --initrd-dir DIR] [--append STR] [--memory 512M]
 /// [--max-instructions N] [--serial FILE] [--quiet]</c>: boots a kernel on the bare machine (no VMX,
 /// no hypervisor). Guest serial output goes to stdout (or FILE); one summary line goes to stderr.
+/// SIGINT and SIGTERM end the run between slices with the summary line (status 130, 143); a
+/// closed stdout ends it too (status 141, as after SIGPIPE).
 /// </summary>
 public static class RunCommand
 {
     public sealed record Options(string Kernel, string? Initrd, string? InitrdDir, string Append, string? Memory,
         string? MaxInstructions, string? Serial, bool Quiet);
 
-    public static int Run(Options o, TextWriter stdout, TextWriter stderr)
+    /// <summary>The largest kernel image read.</summary>
+    public const long MaxKernelSize = 256L << 20;
+    /// <summary>The largest initrd read (or less: the machine's memory).</summary>
+    public const long MaxInitrdSize = 1L << 30;
+
+    /// <summary>Exit status after SIGINT, SIGTERM and a closed stdout: 128 + the signal number, as a shell reports them.</summary>
+    public const int InterruptStatus = 130, TerminateStatus = 143, ClosedOutputStatus = 141;
+
+    /// <summary>
+    /// Instructions per run slice: a signal or a closed output ends the run at the next slice
+    /// end, so a slice is short enough (about 50 ms at 200 MIPS) for that to feel immediate.
+    /// </summary>
+    public const ulong SliceInstructions = 10_000_000;
+
+    public static int Run(Options o, TextWriter stdout, TextWriter stderr) => Run(o, stdout, stderr, CancellationToken.None);
+
+    /// <param name="stop">Stops the run as SIGTERM would (tests).</param>
+    public static int Run(Options o, TextWriter stdout, TextWriter stderr, CancellationToken stop)
     {
         if (o.Initrd != null && o.InitrdDir != null) throw new UsageException("give --initrd or --initrd-dir, not both");
-        byte[] kernel = ReadFile(o.Kernel, "kernel");
-        byte[]? initrd = o.Initrd != null ? ReadFile(o.Initrd, "initrd") : null;
+        ulong memory = o.Memory == null ? MachineConfig.DefaultMemorySize : NumberParser.Parse(o.Memory, "--memory");
+        ulong limit = o.MaxInstructions == null ? ulong.MaxValue : NumberParser.Parse(o.MaxInstructions, "--max-instructions");
+        byte[] kernel = CliInput.Read(o.Kernel, "kernel", MaxKernelSize);
+        byte[]? initrd = null;
+        if (o.Initrd != null)
+        {
+            initrd = CliInput.Read(o.Initrd, "initrd", (long)Math.Min(memory, MaxInitrdSize));
+            if (initrd.Length == 0) throw new UsageException($"{o.Initrd}: the initrd is empty");
+        }
         if (o.InitrdDir != null)
         {
             if (!Directory.Exists(o.InitrdDir)) throw new UsageException($"{o.InitrdDir}: no such directory (--initrd-dir)");
             try
             {
-                initrd = CpioArchive.FromDirectory(o.InitrdDir).ToArray();
+                initrd = CpioArchive.FromDirectory(o.InitrdDir, maxBytes: (long)Math.Min(memory, MaxInitrdSize)).ToArray();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
-                throw new UsageException($"{o.InitrdDir}: cannot build an initramfs from it: {e.Message}");
+                throw new UsageException($"{o.InitrdDir}: cannot build an initramfs from it: {InputFile.FirstLine(e.Message)}");
             }
-        }
-        ulong memory = o.Memory == null ? MachineConfig.DefaultMemorySize : NumberParser.Parse(o.Memory, "--memory");
-        ulong limit = o.MaxInstructions == null ? ulong.MaxValue : NumberParser.Parse(o.MaxInstructions, "--max-instructions");
-
-        Stream serial;
-        bool ownSerial = false;
-        if (o.Serial != null)
-        {
-            try
+            catch (MachineConfigException e)
             {
-                serial = File.Create(o.Serial);
-                ownSerial = true;
+                throw new UsageException(e.Message);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-            {
-                throw new UsageException($"{o.Serial}: cannot write the serial log: {e.Message}");
-            }
-        }
-        else
-        {
-            serial = o.Quiet ? Stream.Null : Console.OpenStandardOutput();
         }
 
+        using var stopSource = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        using var serial = OpenSerial(o, stopSource);
         bool live = !o.Quiet && !Console.IsErrorRedirected;
+        PosixSignal? caught = null;
+        void OnSignal(PosixSignalContext context)
+        {
+            // The first signal asks the run to stop at the next slice; a second one is not
+            // cancelled, so the default action ends the process at once.
+            if (caught != null) return;
+            caught = context.Signal;
+            context.Cancel = true;
+            stopSource.Cancel();
+        }
+        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+        MachineResult result;
         try
         {
             var config = new MachineConfig
@@ -61,34 +89,62 @@ public static class RunCommand
                 MemorySize = memory,
                 InstructionLimit = limit,
                 SerialOutput = serial,
-                Progress = live ? m => stderr.Write($"\r[hyperlock] {m.Instructions:N0} instructions ") : null,
+                Stop = stopSource.Token,
+                ProgressInterval = SliceInstructions,
+                Progress = m =>
+                {
+                    serial?.Flush();
+                    if (live) stderr.Write($"\r[hyperlock] {m.Instructions:N0} instructions ");
+                },
             };
             using var machine = new X86Machine(config);
-            var result = machine.Run();
-            serial.Flush();
-            if (live) stderr.Write("\r\x1b[K");
-            stderr.WriteLine(result.Summary());
-            return result.ExitStatus;
+            result = machine.Run();
         }
         catch (MachineConfigException e)
         {
             throw new UsageException(e.Message);
         }
-        finally
+        serial?.Flush();
+        if (live) stderr.Write("\r\x1b[K");
+
+        if (serial?.Error is { } error && !serial.ReaderClosed)
+            throw new UsageException($"{o.Serial ?? "stdout"}: cannot write the serial output: {error}");
+        if (result.Outcome == MachineOutcome.Stopped)
         {
-            if (ownSerial) serial.Dispose();
+            (string why, int status) = caught == PosixSignal.SIGINT ? ("stopped by SIGINT", InterruptStatus)
+                : serial?.ReaderClosed == true && caught == null ? ("stopped: the serial output's reader closed it", ClosedOutputStatus)
+                : ("stopped by SIGTERM", TerminateStatus);
+            result = result with { Description = why, ExitStatus = status };
         }
+        stderr.WriteLine(result.Summary());
+        return result.ExitStatus;
     }
 
-    private static byte[] ReadFile(string path, string what)
+    /// <summary>The serial output: FILE, stdout (written through its descriptor so that a closed pipe is seen), or none.</summary>
+    private static SerialSink? OpenSerial(Options o, CancellationTokenSource stop)
     {
-        try
+        Stream output;
+        bool lineBuffered;
+        if (o.Serial != null)
         {
-            return File.ReadAllBytes(path);
+            try
+            {
+                output = new FileStream(o.Serial, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                throw new UsageException($"{o.Serial}: cannot write the serial output: {InputFile.FirstLine(e.Message)}");
+            }
+            lineBuffered = false;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        else if (o.Quiet) return null;
+        else
         {
-            throw new UsageException($"{path}: cannot read the {what}: {e.Message}");
+            // Console.OpenStandardOutput ignores EPIPE, so a run whose reader has gone would go on for ever.
+            output = OperatingSystem.IsWindows() ? Console.OpenStandardOutput()
+                : new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+            lineBuffered = true;
         }
+        return new SerialSink(output, lineBuffered, () => stop.Cancel());
     }
 }

@@ -99,23 +99,38 @@ public sealed class CpuidProfile
         const string vendor = "GenuineIntel";
         p.Set(0, 0, new Leaf(0xD, Str(vendor, 0), Str(vendor, 8), Str(vendor, 4)));
 
-        uint ecx1 = Bit(0) /*SSE3*/ | Bit(1) /*PCLMULQDQ off below*/ | Bit(5) /*VMX*/ | Bit(9) /*SSSE3*/ | Bit(13) /*CX16*/
-            | Bit(19) /*SSE4.1*/ | Bit(20) /*SSE4.2*/ | Bit(21) /*x2APIC*/ | Bit(23) /*POPCNT*/ | Bit(24) /*TSC-deadline*/
+        uint ecx1 = Bit(0) /*SSE3*/ | Bit(1) /*PCLMULQDQ*/ | Bit(5) /*VMX*/ | Bit(9) /*SSSE3*/ | Bit(13) /*CX16*/
+            | Bit(17) /*PCID*/ | Bit(19) /*SSE4.1*/ | Bit(20) /*SSE4.2*/ | Bit(21) /*x2APIC*/ | Bit(23) /*POPCNT*/ | Bit(24) /*TSC-deadline*/
             | Bit(26) /*XSAVE*/;
-        ecx1 &= ~Bit(1);
+        ecx1 |= Bit(22) /*MOVBE*/ | Bit(25) /*AES-NI*/;
         uint edx1 = Bit(0) /*FPU*/ | Bit(2) /*DE*/ | Bit(3) /*PSE*/ | Bit(4) /*TSC*/ | Bit(5) /*MSR*/ | Bit(6) /*PAE*/
             | Bit(8) /*CX8*/ | Bit(9) /*APIC*/ | Bit(11) /*SEP*/ | Bit(13) /*PGE*/ | Bit(15) /*CMOV*/ | Bit(16) /*PAT*/
             | Bit(17) /*PSE-36*/ | Bit(19) /*CLFSH*/ | Bit(23) /*MMX*/ | Bit(24) /*FXSR*/ | Bit(25) /*SSE*/ | Bit(26) /*SSE2*/;
-        // Family 6, model 0x55 (Skylake-SP), stepping 4; CLFLUSH line 8 qwords; 1 logical processor.
-        p.Set(1, 0, new Leaf(0x00050654, (8u << 8) | (1u << 16), ecx1, edx1));
-        p.Set(7, 0, new Leaf(0, Bit(3) /*BMI1*/ | Bit(7) /*SMEP*/ | Bit(8) /*BMI2*/ | Bit(9) /*ERMS*/, 0, 0), indexedBySubleaf: true);
+        // Family 6, model 0x55, stepping 7 (Cascade Lake, a Skylake-SP derivative); CLFLUSH line 8 qwords; 1 logical processor.
+        p.Set(1, 0, new Leaf(0x00050657, (8u << 8) | (1u << 16), ecx1, edx1));
+        p.Set(7, 0, new Leaf(0, Bit(3) /*BMI1*/ | Bit(7) /*SMEP*/ | Bit(8) /*BMI2*/ | Bit(9) /*ERMS*/ | Bit(10) /*INVPCID*/, 0, 0), indexedBySubleaf: true);
+        // Stepping 7 is Cascade Lake: MTRRs (Cpu/System/Mtrrs.cs), IA32_TSC_ADJUST, and the
+        // speculation-control enumeration such a core has (Cpu/System/SpeculationControl.cs).
+        p.SetBit(1, 0, Edx, 12);  // MTRR
+        p.SetBit(7, 0, Ebx, 1);   // IA32_TSC_ADJUST
+        p.SetBit(7, 0, Edx, 10);  // MD_CLEAR
+        p.SetBit(7, 0, Edx, 26);  // IBRS and IBPB
+        p.SetBit(7, 0, Edx, 27);  // STIBP
+        p.SetBit(7, 0, Edx, 28);  // L1D_FLUSH
+        p.SetBit(7, 0, Edx, 29);  // IA32_ARCH_CAPABILITIES
+        p.SetBit(7, 0, Edx, 31);  // SSBD
+        p.SetBit(7, 0, Ebx, 19); // ADX (ADCX/ADOX)
+        p.SetBit(7, 0, Ebx, 23); // CLFLUSHOPT
+        p.SetBit(7, 0, Ebx, 24); // CLWB
+        p.SetBit(7, 0, Ebx, 29); // SHA extensions
         // XSAVE: x87 and SSE state only (XCR0 bits 0-1); legacy area 512 + header 64 bytes.
         p.Set(0xD, 0, new Leaf(3, 576, 576, 0), indexedBySubleaf: true);
-        p.Set(0xD, 1, new Leaf(0, 0, 0, 0), indexedBySubleaf: true);
+        // XSAVEOPT (EAX bit 0): executes as XSAVE, which the SDM permits (it need not optimise).
+        p.Set(0xD, 1, new Leaf(Bit(0), 0, 0, 0), indexedBySubleaf: true);
 
         p.Set(0x80000000, 0, new Leaf(0x80000008, 0, 0, 0));
         p.Set(0x80000001, 0, new Leaf(0, 0,
-            Bit(0) /*LAHF in 64-bit*/ | Bit(5) /*LZCNT*/,
+            Bit(0) /*LAHF in 64-bit*/ | Bit(5) /*LZCNT*/ | Bit(8) /*PREFETCHW*/,
             Bit(11) /*SYSCALL*/ | Bit(20) /*NX*/ | Bit(26) /*1 GiB pages*/ | Bit(27) /*RDTSCP*/ | Bit(29) /*LM*/));
         const string brand = "HyperLock Testbed x86-64 CPU @ 1.00GHz";
         for (uint i = 0; i < 3; i++)

@@ -77,6 +77,7 @@ public sealed partial class Cpu
         PendingIsPageFault = s.IsPf;
         PendingSoftware = s.Software;
         ExitRequest = s.Exit;
+        if (!s.Faulted) _nonCanonicalPending = false;
     }
 
     internal void ClearFault()
@@ -85,6 +86,7 @@ public sealed partial class Cpu
         PendingVector = -1;
         PendingSoftware = SoftwareEventKind.None;
         ExitRequest &= ~ExitFault;
+        _nonCanonicalPending = false;
     }
 }
 

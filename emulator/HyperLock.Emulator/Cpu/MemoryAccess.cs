@@ -7,6 +7,8 @@ namespace HyperLock.Emulator.Cpu;
 /// and a raw load or store; everything else (misses, page crossings, MMIO, code frames)
 /// goes to the slow path, which walks the page tables and may raise #PF or #GP. A faulting
 /// access returns 0 and sets <see cref="Faulted"/>: handlers check it before committing.
+/// An attached <see cref="IExecutionObserver"/> is told of accesses here, on the slow path only:
+/// observed mode keeps the TLB empty, so the fast path never hits (Cpu/Execution/ObservedExecution.cs).
 /// </summary>
 public sealed unsafe partial class Cpu
 {
@@ -16,7 +18,7 @@ public sealed unsafe partial class Cpu
     public byte ReadMem8(ulong lin)
     {
         ref TlbEntry e = ref TlbSlot(_readSet, lin >> 12);
-        if (e.Tag == lin >> 12) return *(byte*)(e.Host + (nint)(lin & 0xFFF));
+        if (e.Tag == TlbTag(lin)) return *(byte*)(e.Host + (nint)(lin & 0xFFF));
         return (byte)ReadSlow(lin, 1, Cpl == 3);
     }
 
@@ -25,7 +27,7 @@ public sealed unsafe partial class Cpu
     {
         ref TlbEntry e = ref TlbSlot(_readSet, lin >> 12);
         uint off = (uint)lin & 0xFFF;
-        if (e.Tag == lin >> 12 && off <= 0xFFE) return Unsafe.ReadUnaligned<ushort>((byte*)e.Host + off);
+        if (e.Tag == TlbTag(lin) && off <= 0xFFE) return Unsafe.ReadUnaligned<ushort>((byte*)e.Host + off);
         return (ushort)ReadSlow(lin, 2, Cpl == 3);
     }
 
@@ -34,7 +36,7 @@ public sealed unsafe partial class Cpu
     {
         ref TlbEntry e = ref TlbSlot(_readSet, lin >> 12);
         uint off = (uint)lin & 0xFFF;
-        if (e.Tag == lin >> 12 && off <= 0xFFC) return Unsafe.ReadUnaligned<uint>((byte*)e.Host + off);
+        if (e.Tag == TlbTag(lin) && off <= 0xFFC) return Unsafe.ReadUnaligned<uint>((byte*)e.Host + off);
         return (uint)ReadSlow(lin, 4, Cpl == 3);
     }
 
@@ -43,7 +45,7 @@ public sealed unsafe partial class Cpu
     {
         ref TlbEntry e = ref TlbSlot(_readSet, lin >> 12);
         uint off = (uint)lin & 0xFFF;
-        if (e.Tag == lin >> 12 && off <= 0xFF8) return Unsafe.ReadUnaligned<ulong>((byte*)e.Host + off);
+        if (e.Tag == TlbTag(lin) && off <= 0xFF8) return Unsafe.ReadUnaligned<ulong>((byte*)e.Host + off);
         return ReadSlow(lin, 8, Cpl == 3);
     }
 
@@ -62,7 +64,7 @@ public sealed unsafe partial class Cpu
     {
         ref TlbEntry e = ref TlbSlot(_readSet, lin >> 12);
         uint off = (uint)lin & 0xFFF;
-        if (e.Tag == lin >> 12 && off <= 0xFF0)
+        if (e.Tag == TlbTag(lin) && off <= 0xFF0)
             return Unsafe.ReadUnaligned<Xmm>((byte*)e.Host + off);
         ulong lo = ReadSlow(lin, 8, Cpl == 3);
         if (Faulted) return default;
@@ -76,7 +78,7 @@ public sealed unsafe partial class Cpu
     public void WriteMem8(ulong lin, byte value)
     {
         ref TlbEntry e = ref TlbSlot(_writeSet, lin >> 12);
-        if (e.Tag == lin >> 12) { *(byte*)(e.Host + (nint)(lin & 0xFFF)) = value; return; }
+        if (e.Tag == TlbTag(lin)) { *(byte*)(e.Host + (nint)(lin & 0xFFF)) = value; return; }
         WriteSlow(lin, 1, value, Cpl == 3);
     }
 
@@ -85,7 +87,7 @@ public sealed unsafe partial class Cpu
     {
         ref TlbEntry e = ref TlbSlot(_writeSet, lin >> 12);
         uint off = (uint)lin & 0xFFF;
-        if (e.Tag == lin >> 12 && off <= 0xFFE) { Unsafe.WriteUnaligned((byte*)e.Host + off, value); return; }
+        if (e.Tag == TlbTag(lin) && off <= 0xFFE) { Unsafe.WriteUnaligned((byte*)e.Host + off, value); return; }
         WriteSlow(lin, 2, value, Cpl == 3);
     }
 
@@ -94,7 +96,7 @@ public sealed unsafe partial class Cpu
     {
         ref TlbEntry e = ref TlbSlot(_writeSet, lin >> 12);
         uint off = (uint)lin & 0xFFF;
-        if (e.Tag == lin >> 12 && off <= 0xFFC) { Unsafe.WriteUnaligned((byte*)e.Host + off, value); return; }
+        if (e.Tag == TlbTag(lin) && off <= 0xFFC) { Unsafe.WriteUnaligned((byte*)e.Host + off, value); return; }
         WriteSlow(lin, 4, value, Cpl == 3);
     }
 
@@ -103,7 +105,7 @@ public sealed unsafe partial class Cpu
     {
         ref TlbEntry e = ref TlbSlot(_writeSet, lin >> 12);
         uint off = (uint)lin & 0xFFF;
-        if (e.Tag == lin >> 12 && off <= 0xFF8) { Unsafe.WriteUnaligned((byte*)e.Host + off, value); return; }
+        if (e.Tag == TlbTag(lin) && off <= 0xFF8) { Unsafe.WriteUnaligned((byte*)e.Host + off, value); return; }
         WriteSlow(lin, 8, value, Cpl == 3);
     }
 
@@ -125,7 +127,7 @@ public sealed unsafe partial class Cpu
     {
         ref TlbEntry e = ref TlbSlot(_writeSet, lin >> 12);
         uint off = (uint)lin & 0xFFF;
-        if (e.Tag == lin >> 12 && off <= 0xFF0) { Unsafe.WriteUnaligned((byte*)e.Host + off, value); return; }
+        if (e.Tag == TlbTag(lin) && off <= 0xFF0) { Unsafe.WriteUnaligned((byte*)e.Host + off, value); return; }
         if (!ProbeWrite(lin, 16, Cpl == 3)) return;
         WriteSlow(lin, 8, value.Lo, Cpl == 3);
         WriteSlow(Bitness == 64 ? lin + 8 : (lin + 8) & 0xFFFFFFFF, 8, value.Hi, Cpl == 3);
@@ -177,6 +179,11 @@ public sealed unsafe partial class Cpu
             if (!Translate(lin, Access.Read, user, out ulong p1)) return 0;
             if (!Translate(lin2, Access.Read, user, out ulong p2)) return 0;
             int first = (int)(0x1000 - off);
+            if (_observer != null)
+            {
+                ReportAccess(lin, p1, first, ObservedAccessKind.Read, user);
+                ReportAccess(lin2, p2, size - first, ObservedAccessKind.Read, user);
+            }
             ulong v = 0;
             for (int i = 0; i < size; i++)
             {
@@ -185,7 +192,8 @@ public sealed unsafe partial class Cpu
             }
             return v;
         }
-        if (!Translate(lin, Access.Read, user, out ulong phys)) return 0;
+        if (!GlobalTlbHit(lin, Access.Read, user, out ulong phys) && !Translate(lin, Access.Read, user, out phys)) return 0;
+        if (_observer != null) ReportAccess(lin, phys, size, ObservedAccessKind.Read, user);
         return Memory.Read(phys, size);
     }
 
@@ -202,6 +210,11 @@ public sealed unsafe partial class Cpu
             if (!Translate(lin, Access.Write, user, out ulong p1)) return;
             if (!Translate(lin2, Access.Write, user, out ulong p2)) return;
             int first = (int)(0x1000 - off);
+            if (_observer != null)
+            {
+                ReportAccess(lin, p1, first, ObservedAccessKind.Write, user);
+                ReportAccess(lin2, p2, size - first, ObservedAccessKind.Write, user);
+            }
             for (int i = 0; i < size; i++)
             {
                 ulong b = (value >> (8 * i)) & 0xFF;
@@ -210,7 +223,8 @@ public sealed unsafe partial class Cpu
             }
             return;
         }
-        if (!Translate(lin, Access.Write, user, out ulong phys)) return;
+        if (!GlobalTlbHit(lin, Access.Write, user, out ulong phys) && !Translate(lin, Access.Write, user, out phys)) return;
+        if (_observer != null) ReportAccess(lin, phys, size, ObservedAccessKind.Write, user);
         Memory.Write(phys, size, value);
     }
 }

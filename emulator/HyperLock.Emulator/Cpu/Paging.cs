@@ -32,12 +32,14 @@ public sealed unsafe partial class Cpu
     private ulong ReadPagingEntry(ulong phys, int size)
     {
         if (EptActive && !EptTranslate(phys, EptAd ? Access.Write : Access.Read, _walkLinear, true, false, out phys)) return 0;
+        if (_observer != null) ReportAccess(_walkLinear, phys, size, ObservedAccessKind.PageWalkRead, false);
         return Memory.Read(phys, size);
     }
 
     private void WritePagingEntry(ulong phys, int size, ulong value)
     {
         if (EptActive && !EptTranslate(phys, Access.Write, _walkLinear, true, false, out phys)) return;
+        if (_observer != null) ReportAccess(_walkLinear, phys, size, ObservedAccessKind.PageWalkWrite, false);
         Memory.Write(phys, size, value);
     }
 
@@ -50,7 +52,7 @@ public sealed unsafe partial class Cpu
         if ((Efer & Bits.EferLma) != 0 && !IsCanonical(lin))
         {
             phys = 0;
-            RaiseFault(Vector.GP, 0);
+            RaiseNonCanonical(lin);
             return false;
         }
         bool global = false;
@@ -99,7 +101,8 @@ public sealed unsafe partial class Cpu
         if ((Efer & Bits.EferLma) != 0 || (Cr4 & Bits.Cr4Pae) != 0)
         {
             // 4-level paging starts at the PML4 (bits 47:39); PAE paging starts at one of the four
-            // PDPTEs (bits 31:30; read each walk, where real CPUs cache them at CR3 load) and then
+            // PDPTEs (bits 31:30; read each walk, where real CPUs cache them at CR3 load; a PAE guest
+            // under EPT uses the ones VM entry loaded from the VMCS, Vmx/GuestPdptes.cs) and then
             // walks the same 8-byte-entry levels from the page directory (bits 29:21).
             ulong table;
             int shift;
@@ -111,7 +114,7 @@ public sealed unsafe partial class Cpu
             else
             {
                 ulong pdpteAddr = (Cr3 & 0xFFFFFFE0) + (((lin >> 30) & 3) << 3);
-                ulong pdpte = ReadPagingEntry(pdpteAddr, 8);
+                ulong pdpte = _pdptesFromVmcs ? _vmcsPdptes[(lin >> 30) & 3] : ReadPagingEntry(pdpteAddr, 8);
                 if (Faulted) return false;
                 if ((pdpte & PteP) == 0) return PageFault(lin, err);
                 if ((pdpte & 0x1E6) != 0 || (pdpte & ~PhysAddrMask & 0x000FFFFFFFFFF000UL) != 0 || (pdpte & PteNx) != 0)
@@ -204,6 +207,7 @@ public sealed unsafe partial class Cpu
             if (want != e) WritePagingEntry(entryAddrs[i], entrySize, want);
             if (Faulted) return false;
         }
+        _walkPageMask = pageMaskLow; // the TLB notes large pages for INVLPG (Cpu/Tlb.cs)
         phys = pageBase | (lin & pageMaskLow);
         return true;
     }

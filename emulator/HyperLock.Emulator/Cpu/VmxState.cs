@@ -94,6 +94,20 @@ public sealed partial class Cpu
         return slot < 0 ? 0 : Vmcs[slot];
     }
 
+    /// <summary>
+    /// Writes a field of the current VMCS as a VMWRITE from VMX root would (truncated to the
+    /// field's width), for trusted host code reached through the host-call port. False, and
+    /// nothing written, when there is no current VMCS or the field is unsupported or read-only.
+    /// </summary>
+    public bool WriteVmcsField(uint encoding, ulong value)
+    {
+        int slot = VmcsFields.Lookup(encoding);
+        if (slot < 0 || CurrentVmcsPointer == ulong.MaxValue || VmcsFields.All[slot].ReadOnly) return false;
+        if (VmcsField.IsHighAccess(encoding)) Vmcs[slot] = (Vmcs[slot] & 0xFFFFFFFFUL) | (value << 32);
+        else Vmcs[slot] = TruncateField(encoding, value);
+        return true;
+    }
+
     // ---- VMCS regions in guest-physical memory -------------------------------------------
 
     /// <summary>Writes the cached current VMCS back to its region.</summary>

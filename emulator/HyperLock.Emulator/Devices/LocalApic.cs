@@ -1,5 +1,5 @@
 using System.Numerics;
-using HyperLock.Emulator.Machine;
+using HyperLock.Emulator.Time;
 using HyperLock.Emulator.Memory;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
@@ -653,6 +653,7 @@ public sealed class LocalApic : IMmioHandler
         if (!X2ApicMode) return false;
         int reg = (int)(msr - X2ApicMsrFirst) << 4;
         if (reg == RegEoi && value != 0) return false;
+        if (reg == RegSelfIpi && (value >> 8) != 0) return false; // only the vector (bits 7:0) is defined
         if (reg != RegIcrLow && (value >> 32) != 0) return false;
         return TryWriteRegister(reg, value);
     }

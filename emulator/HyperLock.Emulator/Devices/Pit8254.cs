@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Machine;
+using HyperLock.Emulator.Time;
 
 namespace HyperLock.Emulator.Devices;
 

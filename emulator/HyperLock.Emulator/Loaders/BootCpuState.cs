@@ -58,6 +58,7 @@ public static class BootCpuState
         c.Idtr = new TableRegister { Base = 0, Limit = 0 };
         c.SetRflags(Bits.Fixed1);
         c.Halted = false;
+        c.MtrrDefType = CpuCore.MtrrDefTypeFirmware; // firmware enables the MTRRs: all memory write-back
     }
 
     /// <summary>Flat 64-bit long mode with paging through the identity tables, interrupts off.</summary>

@@ -1,5 +1,4 @@
 using System.Text;
-using HyperLock.Emulator.Machine;
 
 namespace HyperLock.Emulator.Loaders;
 
@@ -111,19 +110,25 @@ public sealed class CpioArchive
     /// <summary>
     /// An archive of a directory tree: directories, regular files and symbolic links, in
     /// ordinal name order, with their permission bits (on Unix hosts; 0755/0644 elsewhere),
-    /// plus the standard device nodes.
+    /// plus the standard device nodes. Anything else in the tree (a FIFO, a device, a socket) is
+    /// refused without being opened, and the files may hold at most <paramref name="maxBytes"/>
+    /// in all; both are a <see cref="MachineConfigException"/>.
     /// </summary>
-    public static CpioArchive FromDirectory(string directory, bool addStandardDevices = true)
+    public static CpioArchive FromDirectory(string directory, bool addStandardDevices = true, long maxBytes = DefaultMaxDirectoryBytes)
     {
         var root = new DirectoryInfo(directory);
         if (!root.Exists) throw new MachineConfigException($"initrd directory '{directory}' does not exist");
         var a = new CpioArchive();
-        AddTree(a, root, "");
+        long total = 0;
+        AddTree(a, root, "", ref total, maxBytes);
         if (addStandardDevices) a.AddStandardDevices();
         return a;
     }
 
-    private static void AddTree(CpioArchive a, DirectoryInfo dir, string prefix)
+    /// <summary>The default limit on the bytes of the files a directory archive holds.</summary>
+    public const long DefaultMaxDirectoryBytes = 1L << 30;
+
+    private static void AddTree(CpioArchive a, DirectoryInfo dir, string prefix, ref long total, long maxBytes)
     {
         var children = dir.GetFileSystemInfos();
         Array.Sort(children, (x, y) => string.CompareOrdinal(x.Name, y.Name));
@@ -135,9 +140,18 @@ public sealed class CpioArchive
             else if (fsi is DirectoryInfo sub)
             {
                 a.AddDirectory(path, perms);
-                AddTree(a, sub, path);
+                AddTree(a, sub, path, ref total, maxBytes);
             }
-            else if (fsi is FileInfo f) a.AddFile(path, File.ReadAllBytes(f.FullName), perms);
+            else if (fsi is FileInfo f)
+            {
+                // Opening a FIFO would block until something writes to it; a device may never end.
+                if (HostFileType.Of(f.FullName) is uint type && type != HostFileType.Regular)
+                    throw new MachineConfigException($"initrd directory: '{f.FullName}' is a {HostFileType.Describe(type)}, not a regular file");
+                total += f.Length;
+                if (total > maxBytes)
+                    throw new MachineConfigException($"initrd directory: its files hold more than the {maxBytes >> 20} MiB limit");
+                a.AddFile(path, File.ReadAllBytes(f.FullName), perms);
+            }
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using HyperLock.Emulator.Machine;
 
 namespace HyperLock.Emulator.Loaders;
 

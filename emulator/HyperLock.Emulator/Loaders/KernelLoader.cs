@@ -1,6 +1,5 @@
 using System.Text;
 using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Machine;
 using HyperLock.Emulator.Memory;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 

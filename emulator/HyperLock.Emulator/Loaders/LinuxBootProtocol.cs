@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
 using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Machine;
 using HyperLock.Emulator.Memory;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
@@ -129,7 +128,7 @@ public static class LinuxBootProtocol
         ulong initrdAddr = 0, initrdSize = 0;
         if (image.Initrd != null && image.Initrd.Length > 0)
         {
-            InitrdCheck.Validate(image.Initrd);
+            InitrdCheck.Validate(image.Initrd, (long)Math.Min(map.MemorySize, long.MaxValue));
             initrdSize = (ulong)image.Initrd.Length;
             ulong limit = Math.Min((ulong)h.InitrdAddrMax + 1, map.LowRamTop);
             if (initrdSize > limit) throw new MachineConfigException($"too little memory for the initrd ({initrdSize >> 20} MiB)");

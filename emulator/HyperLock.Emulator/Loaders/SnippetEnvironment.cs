@@ -1,3 +1,4 @@
+using HyperLock.Emulator.Builders;
 using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Memory;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
@@ -7,7 +8,7 @@ namespace HyperLock.Emulator.Loaders;
 /// <summary>
 /// A flat 64-bit environment for running a code snippet: the code at linear 0x400000
 /// (read + execute), a scratch area at 0x10000000 (read + write, no execute), identity
-/// mapped by 4-level page tables that are not themselves mapped. Exceptions stop the run.
+/// mapped by 4-level page tables (<see cref="PageTableBuilder"/>) that are not themselves mapped. Exceptions stop the run.
 /// Used by <c>hyperlock exec</c>, the differential tests and the benchmarks.
 /// </summary>
 public sealed class SnippetEnvironment : IDisposable
@@ -16,15 +17,16 @@ public sealed class SnippetEnvironment : IDisposable
     public const ulong ScratchBase = 0x10000000;
     public const ulong DefaultScratchSize = 1 << 20;
     public const ulong DefaultStackPointer = 0x100FFFF8;
+    /// <summary>The largest code image: 64 MiB, which keeps the code below <see cref="ScratchBase"/>.</summary>
+    public const int MaxCodeSize = 64 << 20;
     private const ulong PageTableBase = 0x100000;
-    private const ulong PteP = 1, PteRw = 2, PteUs = 4, PteNx = 1UL << 63;
 
     public PhysicalMemory Memory { get; }
     public CpuCore Cpu { get; }
     public ulong CodeSize { get; }
     public ulong ScratchSize { get; }
 
-    private ulong _nextTable;
+    private readonly PageTableBuilder _tables;
 
     /// <param name="code">Code bytes, placed at <see cref="CodeBase"/>.</param>
     /// <param name="user">Run at CPL3 (true) or CPL0.</param>
@@ -34,22 +36,20 @@ public sealed class SnippetEnvironment : IDisposable
         bool writableCode = false)
     {
         if (code.Length == 0) throw new ArgumentException("The code is empty.", nameof(code));
-        if ((ulong)code.Length > 64UL << 20) throw new ArgumentException("The code is larger than 64 MiB.", nameof(code));
+        if (code.Length > MaxCodeSize) throw new ArgumentException("The code is larger than 64 MiB.", nameof(code));
         CodeSize = ((ulong)code.Length + 0xFFF) & ~0xFFFUL;
         ScratchSize = (scratchSize + 0xFFF) & ~0xFFFUL;
         Memory = new PhysicalMemory(ScratchBase + ScratchSize + (1 << 20));
         Cpu = new CpuCore(Memory);
-        _nextTable = PageTableBase + 0x1000;
+        _tables = new PageTableBuilder(Memory, new FrameAllocator(Memory, PageTableBase, CodeBase));
 
-        ulong userBit = user ? PteUs : 0;
-        for (ulong off = 0; off < CodeSize; off += 0x1000)
-            Map(CodeBase + off, CodeBase + off, PteP | userBit | (writableCode ? PteRw : 0));
-        for (ulong off = 0; off < ScratchSize; off += 0x1000)
-            Map(ScratchBase + off, ScratchBase + off, PteP | PteRw | userBit | PteNx);
+        var userBit = user ? PageFlags.User : PageFlags.None;
+        _tables.MapRange(CodeBase, CodeBase, CodeSize, userBit | (writableCode ? PageFlags.Writable : PageFlags.None));
+        _tables.MapRange(ScratchBase, ScratchBase, ScratchSize, PageFlags.Writable | userBit | PageFlags.NoExecute);
         Memory.WriteBytes(CodeBase, code);
 
         var c = Cpu;
-        c.Cr3 = PageTableBase;
+        c.Cr3 = _tables.Root;
         c.Cr4 = Bits.Cr4Pae | Bits.Cr4Osfxsr | Bits.Cr4Osxmmexcpt;
         c.Efer = Bits.EferLme | Bits.EferLma | Bits.EferNxe | Bits.EferSce;
         c.Cr0 = Bits.Cr0Pe | Bits.Cr0Mp | Bits.Cr0Ne | Bits.Cr0Wp | Bits.Cr0Pg;
@@ -64,24 +64,6 @@ public sealed class SnippetEnvironment : IDisposable
         c.R(Reg.Rsp) = DefaultStackPointer;
         c.SetRflags(0x202);
         c.InterceptExceptions = true;
-    }
-
-    private void Map(ulong linear, ulong phys, ulong flags)
-    {
-        ulong table = PageTableBase;
-        for (int shift = 39; shift > 12; shift -= 9)
-        {
-            ulong entryAddr = table + (((linear >> shift) & 0x1FF) << 3);
-            ulong entry = Memory.Read(entryAddr, 8);
-            if ((entry & PteP) == 0)
-            {
-                entry = _nextTable | PteP | PteRw | PteUs;
-                _nextTable += 0x1000;
-                Memory.Write(entryAddr, 8, entry);
-            }
-            table = entry & 0x000FFFFFFFFFF000UL;
-        }
-        Memory.Write(table + (((linear >> 12) & 0x1FF) << 3), 8, phys | flags);
     }
 
     /// <summary>Copies bytes into scratch memory at an offset.</summary>

@@ -1,4 +1,5 @@
 using HyperLock.Emulator.Loaders;
+using HyperLock.Emulator.Time;
 
 namespace HyperLock.Emulator.Machine;
 
@@ -44,6 +45,12 @@ public sealed class MachineConfig
 
     /// <summary>Called between run slices (every <see cref="ProgressInterval"/> instructions or cycles of virtual time) with the machine.</summary>
     public Action<X86Machine>? Progress { get; init; }
+
+    /// <summary>
+    /// Ends the run (outcome <see cref="MachineOutcome.Stopped"/>) when cancelled: checked between
+    /// run slices, never per instruction, so a signal handler or a failed output can stop a run.
+    /// </summary>
+    public CancellationToken Stop { get; init; }
 
     /// <summary>Instructions (and cycles of virtual time) per run slice between <see cref="Progress"/> calls.</summary>
     public ulong ProgressInterval { get; init; } = 50_000_000;

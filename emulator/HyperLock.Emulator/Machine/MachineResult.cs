@@ -17,6 +17,8 @@ public enum MachineOutcome
     InstructionLimit,
     /// <summary>The virtual time limit was reached (status 124).</summary>
     TimeLimit,
+    /// <summary><see cref="MachineConfig.Stop"/> was cancelled (status 130, as after an interrupt).</summary>
+    Stopped,
 }
 
 /// <summary>The outcome of <see cref="X86Machine.Run"/>.</summary>
@@ -30,6 +32,9 @@ public sealed record MachineResult(
 {
     /// <summary>Status 124: the instruction limit.</summary>
     public const int InstructionLimitStatus = 124;
+
+    /// <summary>Status 130: stopped from outside (128 + SIGINT, as a shell reports an interrupted command).</summary>
+    public const int StoppedStatus = 130;
 
     /// <summary>Millions of guest instructions per wall-clock second.</summary>
     public double Mips => WallTime.TotalSeconds > 0 ? Instructions / WallTime.TotalSeconds / 1e6 : 0;

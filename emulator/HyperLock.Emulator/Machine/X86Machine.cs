@@ -3,44 +3,46 @@ using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
 using HyperLock.Emulator.Devices;
 using HyperLock.Emulator.Loaders;
+using HyperLock.Emulator.Time;
 using HyperLock.Emulator.Memory;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Machine;
 
 /// <summary>
-/// A PC-compatible machine with one x86-64 processor and no firmware: RAM with an e820 map,
-/// COM1 (16550 UART, IRQ 4), the 8259 pair, the 8254 PIT, the CMOS RTC, a local APIC
-/// (xAPIC/x2APIC, 0xFEE00000), an I/O APIC (0xFEC00000), an i8042 for reset, QEMU's
-/// debug-exit port 0xF4, PCI configuration mechanism #1 with no devices and the ignored port
-/// 0x80. Time is virtual (<see cref="VirtualClock"/>). The kernel is loaded by the loader its
-/// format calls for, which sets the processor at the entry point. <see cref="Run"/> runs
-/// until the guest exits through the debug-exit port, resets, halts for good, or reaches the
-/// instruction limit.
+/// A PC-compatible machine with one x86-64 processor and no firmware: a <see cref="Board"/>
+/// with RAM sized by an e820 map and the <see cref="PcDevices"/> set (COM1, the 8259 pair, the
+/// 8254 PIT, the CMOS RTC, local and I/O APICs, an i8042 for reset, QEMU's debug-exit port 0xF4,
+/// PCI configuration mechanism #1 with no devices, the ignored port 0x80). Time is virtual
+/// (<see cref="VirtualClock"/>). The kernel is loaded by the loader its format calls for, which
+/// sets the processor at the entry point. <see cref="Run"/> runs until the guest exits through
+/// the debug-exit port, resets, halts for good, or reaches the instruction limit.
 /// </summary>
 public sealed class X86Machine : IDisposable
 {
     public MachineConfig Config { get; }
     public E820Map MemoryMap { get; }
-    public PhysicalMemory Memory { get; }
-    public CpuCore Cpu { get; }
-    public VirtualClock Clock { get; }
-    public IoBus Io { get; }
-    public InterruptRouter Interrupts { get; }
-    public Pic8259 Pic { get; }
-    public Pit8254 Pit { get; }
-    public CmosRtc Rtc { get; }
-    public Uart16550 Serial { get; }
-    public LocalApic LocalApic { get; }
-    public IoApic IoApic { get; }
-    public I8042 Keyboard { get; }
-    public DebugExit DebugExit { get; }
-    public PciConfigNoDevices Pci { get; }
-    public IgnoredPorts Ignored { get; }
+    /// <summary>The parts: memory, processor, clock, I/O bus, devices.</summary>
+    public Board Board { get; }
+    /// <summary>The PC device set on <see cref="Board"/>.</summary>
+    public PcDevices Pc { get; }
+    public PhysicalMemory Memory => Board.Memory;
+    public CpuCore Cpu => Board.Cpu;
+    public VirtualClock Clock => Board.Clock;
+    public IoBus Io => Board.Io;
+    public InterruptRouter Interrupts => Pc.Interrupts;
+    public Pic8259 Pic => Pc.Pic;
+    public Pit8254 Pit => Pc.Pit;
+    public CmosRtc Rtc => Pc.Rtc;
+    public Uart16550 Serial => Pc.Serial;
+    public LocalApic LocalApic => Pc.LocalApic;
+    public IoApic IoApic => Pc.IoApic;
+    public I8042 Keyboard => Pc.Keyboard;
+    public DebugExit DebugExit => Pc.DebugExit;
+    public PciConfigNoDevices Pci => Pc.Pci;
+    public IgnoredPorts Ignored => Pc.Ignored;
     public LoadedKernel Kernel { get; }
 
-    private int? _debugExitStatus;
-    private bool _resetRequested;
     private readonly ClockTimer _sliceTimer;
 
     /// <summary>Builds the machine and loads the kernel; bad input is a <see cref="MachineConfigException"/>.</summary>
@@ -50,44 +52,17 @@ public sealed class X86Machine : IDisposable
         if (config.TscFrequencyHz < Pit8254.FrequencyHz)
             throw new MachineConfigException($"TSC frequency {config.TscFrequencyHz} Hz is below the PIT's {Pit8254.FrequencyHz} Hz");
         MemoryMap = E820Map.ForMemory(config.MemorySize);
-        Memory = new PhysicalMemory(MemoryMap.PhysicalTop);
+        PcDevices? pc = null;
+        Board = new BoardBuilder()
+            .WithMemory(MemoryMap.PhysicalTop)
+            .WithCpuid(CpuidFor(config.TscFrequencyHz))
+            .WithTscFrequency(config.TscFrequencyHz)
+            .WithLog(config.Log)
+            .With(b => pc = new PcDevices(b, config.SerialOutput, config.RtcStart, config.MemorySize))
+            .Build();
+        Pc = pc!;
         try
         {
-            Cpu = new CpuCore(Memory, CpuidFor(config.TscFrequencyHz)) { Log = config.Log };
-            Clock = new VirtualClock(Cpu, config.TscFrequencyHz);
-
-            Pic = new Pic8259();
-            LocalApic = new LocalApic(Cpu, Clock);
-            IoApic = new IoApic(LocalApic);
-            Interrupts = new InterruptRouter(Pic, LocalApic, IoApic);
-            Cpu.Interrupts = Interrupts;
-            Cpu.MsrHook = new LocalApicMsrs(LocalApic, Cpu.MsrHook);
-            Memory.AddMmio(LocalApic.DefaultBase, LocalApic.PageSize, LocalApic);
-            Memory.AddMmio(IoApic.DefaultBase, IoApic.WindowSize, IoApic);
-
-            Io = new IoBus { Log = config.Log };
-            Cpu.Io = Io;
-            Pit = new Pit8254(Clock, Interrupts.Line(0));
-            Rtc = new CmosRtc(Clock, Interrupts.Line(CmosRtc.Irq), config.RtcStart, config.MemorySize);
-            Serial = new Uart16550(Uart16550.Com1Base, config.SerialOutput, Interrupts.Line(Uart16550.Com1Irq));
-            Keyboard = new I8042(OnReset);
-            DebugExit = new DebugExit(OnDebugExit);
-            Pci = new PciConfigNoDevices();
-            Ignored = new IgnoredPorts();
-
-            Io.Register(Pic8259.MasterCommand, 2, Pic);
-            Io.Register(Pic8259.SlaveCommand, 2, Pic);
-            Io.Register(Pic8259.ElcrMaster, 2, Pic);
-            Io.Register(Pit8254.Channel0Port, 4, Pit);
-            Io.Register(Pit8254.SystemControlPort, 1, Pit);
-            Io.Register(CmosRtc.IndexPort, 2, Rtc);
-            Io.Register(Uart16550.Com1Base, 8, Serial);
-            Io.Register(I8042.DataPort, 1, Keyboard);
-            Io.Register(I8042.CommandPort, 1, Keyboard);
-            Io.Register(DebugExit.Port, DebugExit.PortCount, DebugExit, byteWide: false);
-            Io.Register(PciConfigNoDevices.AddressPort, 8, Pci, byteWide: false);
-            Io.Register(IgnoredPorts.PostPort, 1, Ignored);
-
             // Ends each run slice after ProgressInterval cycles of virtual time, so that progress
             // reports and the time limit also work while the guest idles in HLT (where no
             // instructions retire).
@@ -100,7 +75,7 @@ public sealed class X86Machine : IDisposable
         }
         catch
         {
-            Memory.Dispose();
+            Board.Dispose();
             throw;
         }
     }
@@ -132,18 +107,6 @@ public sealed class X86Machine : IDisposable
         return p;
     }
 
-    private void OnDebugExit(int status)
-    {
-        _debugExitStatus ??= status;
-        Cpu.RequestStop(new StopReason(StopKind.Requested));
-    }
-
-    private void OnReset()
-    {
-        _resetRequested = true;
-        Cpu.RequestStop(new StopReason(StopKind.Requested));
-    }
-
     /// <summary>Instructions retired so far.</summary>
     public ulong Instructions => Cpu.Retired;
 
@@ -156,6 +119,7 @@ public sealed class X86Machine : IDisposable
         ulong timeLimit = Config.VirtualTimeLimitNs == ulong.MaxValue ? ulong.MaxValue : Clock.NanosecondsToCycles(Config.VirtualTimeLimitNs);
         for (; ; )
         {
+            if (Config.Stop.IsCancellationRequested) return Finish(MachineOutcome.Stopped, MachineResult.StoppedStatus, "stopped", wall);
             ulong done = Cpu.Retired;
             if (done >= limit) return Finish(MachineOutcome.InstructionLimit, MachineResult.InstructionLimitStatus, "instruction limit reached", wall);
             if (Cpu.Now >= timeLimit) return Finish(MachineOutcome.TimeLimit, MachineResult.InstructionLimitStatus, "virtual time limit reached", wall);
@@ -171,9 +135,9 @@ public sealed class X86Machine : IDisposable
                     Config.Progress?.Invoke(this);
                     continue;
                 case StopKind.Requested:
-                    if (_debugExitStatus is int status)
+                    if (Pc.DebugExitStatus is int status)
                         return Finish(MachineOutcome.DebugExit, status, $"debug exit, status {status}", wall);
-                    if (_resetRequested)
+                    if (Pc.ResetRequested)
                         return Finish(MachineOutcome.Reset, 0, "reset by the i8042 keyboard controller", wall);
                     // The slice timer. A processor halted with nothing armed that could wake it
                     // stays halted for ever: end the run as HLT with nothing to wake it does.
@@ -201,5 +165,5 @@ public sealed class X86Machine : IDisposable
         return new MachineResult(outcome, status, Cpu.Retired, Clock.Nanoseconds, wall.Elapsed, description);
     }
 
-    public void Dispose() => Memory.Dispose();
+    public void Dispose() => Board.Dispose();
 }

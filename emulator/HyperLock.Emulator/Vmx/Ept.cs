@@ -82,6 +82,9 @@ public sealed partial class Cpu
     private bool EptViolation(ulong gpa, Access access, ulong perms, ulong linear, bool linearValid, bool finalAccess)
     {
         ulong qual = access switch { Access.Write => 2UL, Access.Fetch => 4UL, _ => 1UL };
+        // A guest paging-structure access reads the entry; one that writes it (setting accessed or
+        // dirty flags, or any access while EPT A/D flags are on) reports both read and write (SDM §28.2.1).
+        if (linearValid && !finalAccess && access == Access.Write) qual = 3;
         qual |= (perms & 7) << 3;
         if (linearValid)
         {
@@ -98,6 +101,29 @@ public sealed partial class Cpu
             _xHasLinear = linearValid;
         }
         return false;
+    }
+
+    /// <summary>
+    /// Translates a guest-physical address without side effects (no A/D flags, no VM exit):
+    /// false when the EPT does not map it readable. For state the processor saves (guest PDPTEs at VM exit).
+    /// </summary>
+    internal bool EptPeek(ulong gpa, out ulong hpa)
+    {
+        hpa = 0;
+        if ((gpa >> MaxPhysAddrBits) != 0) return false;
+        ulong table = EptRoot;
+        for (int shift = 39; ; shift -= 9)
+        {
+            ulong e = Memory.Read(table + (((gpa >> shift) & 0x1FF) << 3), 8);
+            if ((e & EptR) == 0) return false;
+            if (shift == 12 || (shift < 39 && (e & EptLarge) != 0))
+            {
+                ulong low = (1UL << shift) - 1;
+                hpa = (e & EptAddrMask & ~low) | (gpa & low);
+                return true;
+            }
+            table = e & EptAddrMask;
+        }
     }
 
     private bool EptMisconfig(ulong gpa)

@@ -61,12 +61,24 @@ public sealed partial class Cpu
             || ((proc2 & C.Proc2Vpid) != 0 && VmRead(F.Vpid) == 0 && Bad("VPID 0"))
             || (!AllowedControl(exit, Cap.ExitTrueDefault1, Cap.ExitAllowed1) && Bad("VM-exit controls"))
             || ((pin & C.PinPreemptionTimer) == 0 && (exit & C.ExitSaveTimer) != 0 && Bad("save timer without timer"))
-            || (VmRead(F.ExitMsrStoreCount) != 0 && BadPhys(VmRead(F.ExitMsrStoreAddr), 16) && Bad("exit MSR-store address"))
-            || (VmRead(F.ExitMsrLoadCount) != 0 && BadPhys(VmRead(F.ExitMsrLoadAddr), 16) && Bad("exit MSR-load address"))
+            || (BadMsrList(F.ExitMsrStoreAddr, F.ExitMsrStoreCount) && Bad("exit MSR-store address"))
+            || (BadMsrList(F.ExitMsrLoadAddr, F.ExitMsrLoadCount) && Bad("exit MSR-load address"))
             || (!AllowedControl(entry, Cap.EntryTrueDefault1, Cap.EntryAllowed1) && Bad("VM-entry controls"))
-            || (VmRead(F.EntryMsrLoadCount) != 0 && BadPhys(VmRead(F.EntryMsrLoadAddr), 16) && Bad("entry MSR-load address"))
+            || (BadMsrList(F.EntryMsrLoadAddr, F.EntryMsrLoadCount) && Bad("entry MSR-load address"))
             || (!InjectionValid(proc2) && Bad("VM-entry interruption information"));
         return bad ? VmxError.EntryInvalidControls : 0;
+    }
+
+    /// <summary>
+    /// An MSR list with entries must be 16-byte aligned and lie below the physical-address
+    /// width, its last byte included (SDM §27.2.1.2, §27.2.1.3).
+    /// </summary>
+    private bool BadMsrList(uint addressField, uint countField)
+    {
+        ulong count = VmRead(countField);
+        if (count == 0) return false;
+        ulong address = VmRead(addressField);
+        return BadPhys(address, 16) || ((address + count * 16 - 1) >> MaxPhysAddrBits) != 0;
     }
 
     private bool InjectionValid(uint proc2)
@@ -78,13 +90,13 @@ public sealed partial class Cpu
         if (type == Interruption.TypeNmi && vector != 2) return false;
         if (type == Interruption.TypeHardwareException && vector > 31) return false;
         if ((info & 0x7FFFF000) != 0) return false;
-        if ((info & Interruption.ErrorCodeValid) != 0)
-        {
-            bool unrestrictedRealMode = (proc2 & C.Proc2Unrestricted) != 0 && (VmRead(F.GuestCr0) & Bits.Cr0Pe) == 0;
-            if (type != Interruption.TypeHardwareException || unrestrictedRealMode) return false;
-            if (!(vector is 8 or 10 or 11 or 12 or 13 or 14 or 17 or 21)) return false;
-            if ((VmRead(F.EntryExceptionErrorCode) & 0xFFFF8000) != 0) return false;
-        }
+        // Deliver-error-code must be set exactly when the guest is in protected mode (or unrestricted
+        // guest is off) and the event is a hardware exception that pushes an error code (SDM §27.2.1.3).
+        bool unrestrictedRealMode = (proc2 & C.Proc2Unrestricted) != 0 && (VmRead(F.GuestCr0) & Bits.Cr0Pe) == 0;
+        bool errorCodeExpected = !unrestrictedRealMode && type == Interruption.TypeHardwareException
+            && vector is 8 or 10 or 11 or 12 or 13 or 14 or 17 or 21;
+        if (((info & Interruption.ErrorCodeValid) != 0) != errorCodeExpected) return false;
+        if ((info & Interruption.ErrorCodeValid) != 0 && (VmRead(F.EntryExceptionErrorCode) & 0xFFFF8000) != 0) return false;
         if (type is Interruption.TypeSoftwareInterrupt or Interruption.TypePrivilegedSoftware or Interruption.TypeSoftwareException)
         {
             ulong len = VmRead(F.EntryInstructionLength);
@@ -327,6 +339,7 @@ public sealed partial class Cpu
         }
         LeaveTlbContext();
         LoadGuestState();
+        LoadGuestPdptes();
         int failing = LoadMsrList(VmRead(F.EntryMsrLoadAddr), (uint)VmRead(F.EntryMsrLoadCount));
         if (failing != 0)
         {

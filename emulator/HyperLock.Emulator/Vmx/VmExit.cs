@@ -300,6 +300,7 @@ public sealed partial class Cpu
         bool noVpid = CurrentVpid == 0;
         InNonRoot = false;
         EptActive = false;
+        _pdptesFromVmcs = false;
         VmxTimerDeadline = ulong.MaxValue;
         VmxEventWatch = false;
         _entryShadowPending = false;
@@ -358,6 +359,7 @@ public sealed partial class Cpu
         VmWrite(F.GuestSysenterEip, SysenterEip);
         if ((VExitCtl & C.ExitSavePat) != 0) VmWrite(F.GuestPat, Pat);
         if ((VExitCtl & C.ExitSaveEfer) != 0) VmWrite(F.GuestEfer, Efer);
+        StoreGuestPdptes();
         ref ulong entryCtl = ref VmcsRef(F.EntryControls);
         entryCtl = (Efer & Bits.EferLma) != 0 ? entryCtl | C.EntryIa32eGuest : entryCtl & ~(ulong)C.EntryIa32eGuest;
         ulong intr = 0;

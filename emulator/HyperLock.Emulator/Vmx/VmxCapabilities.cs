@@ -57,7 +57,7 @@ public static class VmxCapabilities
         | VmxControls.ProcSecondary;
 
     public const uint Proc2Allowed1 = VmxControls.Proc2Ept | VmxControls.Proc2Rdtscp | VmxControls.Proc2Vpid
-        | VmxControls.Proc2Wbinvd | VmxControls.Proc2Unrestricted;
+        | VmxControls.Proc2Wbinvd | VmxControls.Proc2Unrestricted | VmxControls.Proc2Invpcid;
 
     public const uint ExitAllowed1 = ExitDefault1 | VmxControls.ExitSaveDebug | VmxControls.ExitHostLongMode
         | VmxControls.ExitAckInterrupt | VmxControls.ExitSavePat | VmxControls.ExitLoadPat | VmxControls.ExitSaveEfer

@@ -23,6 +23,8 @@ public static class CoverageReport
         sb.AppendLine($"unimplemented (#UD):      {r.Unimplemented.Count}");
         sb.AppendLine($"not generated:            {r.GenerationFailures.Count}");
         sb.AppendLine($"excluded forms:           {r.Excluded.Count}");
+        if (r.VendorExcluded.Count > 0) sb.AppendLine($"vendor-specific forms:    {r.VendorExcluded.Count} (not run on {r.Vendor})");
+        if (r.HostFaults.Count > 0) sb.AppendLine($"host exclusions (fault):  {r.HostFaults.Count}");
         sb.AppendLine($"cases run:                {r.CasesRun}");
         sb.AppendLine($"mismatching cases:        {r.MismatchingCases} in {r.Mismatches.Count} forms");
         return sb.ToString();
@@ -36,6 +38,15 @@ public static class CoverageReport
         sb.Append(Summary(r));
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"elapsed:                  {r.Elapsed.TotalSeconds:F1} s"));
         sb.AppendLine($"CPUID bits the harness turned on in the emulated profile (host has them): {(EmulatorExecutor.AdvertisedExtra.Count == 0 ? "none" : string.Join(", ", EmulatorExecutor.AdvertisedExtra))}");
+        sb.AppendLine();
+
+        sb.AppendLine($"Host CPU vendor: {r.Vendor}; vendor-specific NaN choice forgiven in {r.NanChoiceForgivenCases} cases");
+        sb.AppendLine();
+        sb.AppendLine($"## Host exclusions ({r.HostFaults.Count}): forms that faulted natively on this host (caught, not run again)");
+        foreach (var (code, why) in r.HostFaults) sb.AppendLine($"{code,-48} {why}");
+        sb.AppendLine();
+        sb.AppendLine($"## Vendor-specific forms ({r.VendorExcluded.Count}): not run on this host's vendor");
+        foreach (var (code, why) in r.VendorExcluded) sb.AppendLine($"{code,-48} {why}");
         sb.AppendLine();
 
         sb.AppendLine($"## Mismatches ({r.Mismatches.Count} forms)");

@@ -40,6 +40,9 @@ public sealed record PassOptions
 
     /// <summary>Called with progress text now and then (the runner prints it).</summary>
     public Action<string>? Progress { get; init; }
+
+    /// <summary>The vendor policy (null: the host's vendor). Tests pass another vendor to simulate that host.</summary>
+    public VendorPolicy? Vendor { get; init; }
 }
 
 /// <summary>A mismatch: the (minimized) case and how the two runs differ.</summary>
@@ -61,6 +64,18 @@ public sealed class PassResult
     public SortedSet<Code> Unimplemented { get; } = new();
     public SortedDictionary<Code, string> GenerationFailures { get; } = new();
     public IReadOnlyList<Exclusion> Excluded { get; init; } = [];
+
+    /// <summary>The CPU vendor the pass applied its policy for.</summary>
+    public string Vendor { get; init; } = "";
+
+    /// <summary>Forms not run on this host's vendor (<see cref="VendorPolicy.VendorSpecificForm"/>), with the reason.</summary>
+    public SortedDictionary<Code, string> VendorExcluded { get; } = new();
+
+    /// <summary>Host exclusions: forms that faulted natively here (probe or sweep), with the signal and the case; never run again in the pass.</summary>
+    public SortedDictionary<Code, string> HostFaults { get; } = new();
+
+    /// <summary>Cases in which a vendor-specific NaN choice was forgiven (<see cref="VendorPolicy.ForgiveNanChoice"/>).</summary>
+    public long NanChoiceForgivenCases;
     public long CasesRun;
     public long MismatchingCases;
     public long RejectedCases;
@@ -86,6 +101,12 @@ public sealed class DifferentialPass : IDisposable
     private readonly NativeExecutor _native;
     private readonly EmulatorExecutor _emulator = new();
 
+    /// <summary>The vendor policy <see cref="Check"/> and <see cref="RunBoth"/> apply (a pass's <see cref="PassOptions.Vendor"/> overrides it).</summary>
+    public VendorPolicy Vendor { get; set; } = VendorPolicy.Host;
+
+    /// <summary>Cases in which <see cref="RunBoth"/> forgave a vendor-specific NaN choice.</summary>
+    public long NanChoiceForgiven { get; private set; }
+
     public DifferentialPass()
     {
         _native = NativeExecutor.TryGet(out string failure)
@@ -99,14 +120,27 @@ public sealed class DifferentialPass : IDisposable
     {
         if (options.Trace != null) Trace = options.Trace;
         var sw = Stopwatch.StartNew();
-        var result = new PassResult { Options = options, Excluded = FormCatalog.Excluded };
+        if (options.Vendor != null) Vendor = options.Vendor;
+        long forgivenBefore = NanChoiceForgiven;
+        var result = new PassResult { Options = options, Excluded = FormCatalog.Excluded, Vendor = Vendor.Vendor };
         var runnable = new List<Form>();
         foreach (var f in FormCatalog.Forms)
         {
             if (!options.Selects(f.Code)) continue;
-            if (OpTable.IsImplemented(f.Code)) runnable.Add(f);
+            if (Vendor.VendorSpecificForm(f.Code) is string why) result.VendorExcluded[f.Code] = why;
+            else if (OpTable.IsImplemented(f.Code)) runnable.Add(f);
             else result.Unimplemented.Add(f.Code);
         }
+
+        // Probe: one case of every form natively before the sweep; a form that faults on this
+        // host becomes a host exclusion (the fault handler brought the process back).
+        foreach (var form in runnable)
+        {
+            var rnd = new Rnd(options.Seed ^ 0x50B3_50B3UL ^ ((ulong)form.Code * 0xD1B54A32D192ED03UL));
+            foreach (var r in Gen.Sample(Generators.CaseFor(form), 1, rnd, 16))
+                if (r.Case != null) ProbeNative(r.Case, result);
+        }
+        runnable.RemoveAll(f => result.HostFaults.ContainsKey(f.Code));
 
         int done = 0;
         foreach (var form in runnable)
@@ -120,6 +154,7 @@ public sealed class DifferentialPass : IDisposable
             if (++done % 200 == 0) options.Progress?.Invoke($"sweep: {done}/{runnable.Count} forms, {result.CasesRun} cases");
         }
 
+        runnable.RemoveAll(f => result.HostFaults.ContainsKey(f.Code));
         if (options.RandomCases > 0 && runnable.Count > 0)
         {
             const int Batch = 500;
@@ -133,9 +168,24 @@ public sealed class DifferentialPass : IDisposable
                     options.Progress?.Invoke($"random: {start + n}/{options.RandomCases} cases, {result.MismatchingCases} mismatching");
             }
         }
+        result.NanChoiceForgivenCases = NanChoiceForgiven - forgivenBefore;
         result.Elapsed = sw.Elapsed;
         return result;
     }
+
+    /// <summary>Runs a case natively only; a fault makes its form a host exclusion. True when it completed.</summary>
+    private bool ProbeNative(DiffCase c, PassResult result)
+    {
+        Trace?.Invoke(c);
+        MachineState native;
+        lock (NativeExecutor.Lock) native = _native.Run(c.Bytes, c.Initial);
+        if (native.HostSignal == 0) return true;
+        result.HostFaults.TryAdd(c.Form.Code, HostFaultReason(c, native));
+        return false;
+    }
+
+    public string HostFaultReason(DiffCase c, MachineState native) =>
+        $"{Libc.SignalName(native.HostSignal)} natively at 0x{native.Rip:x} on this host ({HostVendor.Current.Value}): {c.Hex} ({c.Text})";
 
     private void Execute(Form form, BuildResult r, PassResult result, PassOptions options)
     {
@@ -146,10 +196,17 @@ public sealed class DifferentialPass : IDisposable
             return;
         }
         result.GenerationFailures.Remove(form.Code);
+        if (result.HostFaults.ContainsKey(form.Code)) return;
+        var (diffs, stop, native) = RunBoth(r.Case);
+        if (native.HostSignal != 0)
+        {
+            // Not a mismatch: the host cannot run this form (or these values); the report lists it.
+            result.HostFaults.TryAdd(form.Code, HostFaultReason(r.Case, native));
+            return;
+        }
         if (!result.Covered.TryGetValue(form.Code, out var stats)) result.Covered[form.Code] = stats = new FormStats();
         stats.Cases++;
         result.CasesRun++;
-        var (diffs, stop) = RunBoth(r.Case);
         if (diffs.Count == 0) return;
         stats.Mismatches++;
         result.MismatchingCases++;
@@ -160,27 +217,39 @@ public sealed class DifferentialPass : IDisposable
         result.Mismatches[form.Code] = new Mismatch(c, diffs, stop, steps);
     }
 
-    /// <summary>Runs one case both ways; null when they agree, else the minimized mismatch.</summary>
+    /// <summary>
+    /// Runs one case both ways; null when they agree, else the minimized mismatch. A case that
+    /// faults natively is a mismatch whose only difference names the signal.
+    /// </summary>
     public Mismatch? Check(DiffCase c, bool minimize = true)
     {
-        var (diffs, stop) = RunBoth(c);
+        var (diffs, stop, native) = RunBoth(c);
+        if (native.HostSignal != 0)
+            return new Mismatch(c, [new Difference("host fault", HostFaultReason(c, native), stop)], stop, 0);
         if (diffs.Count == 0) return null;
         int steps = 0;
         if (minimize) (c, diffs, stop, steps) = Minimize(c, diffs, stop);
         return new Mismatch(c, diffs, stop, steps);
     }
 
-    /// <summary>Runs one case both ways and compares.</summary>
-    public (List<Difference> Diffs, string EmulatorStop) RunBoth(DiffCase c)
+    /// <summary>
+    /// Runs one case both ways and compares (applying the vendor policy's NaN forgiveness). When
+    /// the native run faulted (<see cref="MachineState.HostSignal"/>), the emulator is not run
+    /// and there are no differences: the caller decides.
+    /// </summary>
+    public (List<Difference> Diffs, string EmulatorStop, MachineState Native) RunBoth(DiffCase c)
     {
         Trace?.Invoke(c);
         MachineState native;
         lock (NativeExecutor.Lock) native = _native.Run(c.Bytes, c.Initial);
+        if (native.HostSignal != 0) return ([], "not run", native);
         var emu = _emulator.Run(c.Bytes, c.Initial);
-        var diffs = Comparison.Compare(c, native, emu.State);
+        var compared = Vendor.ForgiveNanChoice(c.Form.Code, native, emu.State, out int forgiven);
+        if (forgiven > 0) NanChoiceForgiven++;
+        var diffs = Comparison.Compare(c, compared, emu.State);
         if (!emu.ReachedInt3) diffs.Insert(0, new Difference("stop", "completed", emu.Stop.ToString()));
         if (emu.StrayWrite is ulong stray) diffs.Add(new Difference($"mem[0x{stray:x}] (outside the compared windows)", "untouched", "written"));
-        return (diffs, emu.Stop.ToString());
+        return (diffs, emu.Stop.ToString(), native);
     }
 
     /// <summary>
@@ -197,8 +266,8 @@ public sealed class DifferentialPass : IDisposable
             change(s);
             var candidate = new DiffCase { Form = c.Form, Instruction = c.Instruction, Bytes = c.Bytes, Initial = s, ChoiceSeed = c.ChoiceSeed };
             if (SafetyGate.Check(c.Form, c.Instruction, s) != null) return false;
-            var (d, st) = RunBoth(candidate);
-            if (d.Count == 0) return false;
+            var (d, st, n) = RunBoth(candidate);
+            if (d.Count == 0 || n.HostSignal != 0) return false;
             c = candidate; diffs = d; stop = st; steps++;
             return true;
         }

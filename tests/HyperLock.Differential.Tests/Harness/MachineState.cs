@@ -13,6 +13,9 @@ public sealed class MachineState
     public readonly ulong[] Gpr = new ulong[16];
     public ulong Rip;
     public ulong Rflags;
+
+    /// <summary>Native runs only: the signal the instruction raised on the host (0: it completed). Not compared, not cloned.</summary>
+    public int HostSignal;
     public uint Mxcsr;
 
     /// <summary>XMM registers as (low, high) quadword pairs: Xmm[2*i] low, Xmm[2*i+1] high.</summary>

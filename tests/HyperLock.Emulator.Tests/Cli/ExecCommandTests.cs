@@ -65,17 +65,21 @@ public class ExecCommandTests : IDisposable
     [Fact]
     public void GuestFaultIsReportedAsStop()
     {
-        // mov rax, [0]: nothing is mapped at 0 -> #PF(user, read, not present) = error code 4.
+        // mov rax, [0]: nothing is mapped at 0 -> #PF(user, read, not present) = error code 4,
+        // printed in hex with 0x like every error code.
         byte[] code = [0x48, 0x8B, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00, 0xCC];
         var output = new StringWriter();
         ExecCommand.Run(File("c.bin", code), null, null, output);
-        Assert.Contains("\"stop\": \"#PF(4)\"", output.ToString());
+        Assert.Contains("\"stop\": \"#PF(0x4)\"", output.ToString());
         Assert.Contains("\"rip\": \"0x400000\"", output.ToString());
     }
 
     [Theory]
     [InlineData("{", "not valid JSON")]
-    [InlineData("{\"rax\": 5}", "field 'rax' must be a hex string")]
+    [InlineData("{\"rax\": -5}", "field 'rax' must be a number from 0 to 2^64-1 or a hex string")]
+    [InlineData("{\"rax\": \"0x\"}", "field 'rax' must be a number")]
+    [InlineData("{\"rax\": \"0x10000000000000000\"}", "field 'rax' must be a number")]
+    [InlineData("{\"rax\": true}", "field 'rax' must be a number")]
     [InlineData("{\"bogus\": \"0x1\"}", "unknown state field 'bogus'")]
     [InlineData("{\"scratch\": [{\"offset\": 1048575, \"hex\": \"0011\"}]}", "runs past the 1 MiB scratch area")]
     [InlineData("{\"xmm3\": \"0x1ffeeddccbbaa99887766554433221100\"}", "must be a 128-bit hex string")]

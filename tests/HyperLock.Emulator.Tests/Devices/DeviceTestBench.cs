@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Machine;
+using HyperLock.Emulator.Time;
 using HyperLock.Emulator.Memory;
 using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 

@@ -210,6 +210,23 @@ public class LocalApicTests
         Assert.Equal(0xFFu, (uint)r.Apic.Read(0xF0, 4));     // state was reset
     }
 
+    /// <summary>SDM Vol. 3 §11.12.11: SELF IPI defines only the vector (bits 7:0); a write with any of bits 63:8 set raises #GP.</summary>
+    [Theory]
+    [InlineData(0x151UL)]
+    [InlineData(0x8000_0051UL)]
+    [InlineData(0x1_0000_0051UL)]
+    public void X2ApicSelfIpiRejectsReservedBits(ulong value)
+    {
+        using var r = new Rig();
+        var c = r.Bench.Cpu;
+        Assert.True(c.TryWriteMsr(Msr.ApicBase, 0xFEE00000 | LocalApic.BaseEnable | LocalApic.BaseExtd));
+        Assert.True(c.TryWriteMsr(0x80F, 0x1FF));
+        Assert.False(c.TryWriteMsr(0x83F, value));
+        Assert.Equal(0xFF, r.Apic.Acknowledge());             // nothing was sent: the spurious vector
+        Assert.True(c.TryWriteMsr(0x83F, value & 0xFF));
+        Assert.Equal((int)(value & 0xFF), r.Apic.Acknowledge());
+    }
+
     [Fact]
     public void LevelTriggeredEoiIsBroadcast()
     {

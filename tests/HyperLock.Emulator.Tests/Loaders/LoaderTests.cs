@@ -206,6 +206,34 @@ public class MultibootLoaderTests
         Assert.Equal("HyperLock", r.CString(r.U32(mbi + 64)));
     }
 
+    /// <summary>
+    /// An a.out-kludge kernel loaded over 0x8000-0x3FFFF: nothing of the boot information
+    /// (structure, memory map, module list, strings) may land inside it.
+    /// </summary>
+    [Fact]
+    public void InformationAreaMovesOutOfALowKernel()
+    {
+        using var r = new LoadRig(32UL << 20);
+        const uint load = 0x8000, end = 0x40000;
+        var header = TestImages.MultibootHeader(0x10000, load, load, 0, end, load + 0x20);
+        var file = new byte[0x1000];
+        header.CopyTo(file, 0);
+        file[0x20] = 0xF4;
+        for (int i = 0x21; i < file.Length; i++) file[i] = 0xAB;
+        var k = r.Load(new BootImage { Kernel = file, KernelName = "k", CommandLine = "args", Modules = [new BootModule([7], "m")] });
+        ulong mbi = r.Cpu.R(Reg.Rbx);
+        Assert.Equal(mbi, k.BootInfoAddress);
+        Assert.Equal(file, r.Bytes(load, file.Length));                 // the image is intact
+        Assert.Equal(0UL, r.U64(load + 0x1000));                        // and its bss is zero
+        ulong[] pointers = [mbi, r.U32(mbi + 16), r.U32(mbi + 24), r.U32(mbi + 48), r.U32(mbi + 64), r.U32(r.U32(mbi + 24)), r.U32(r.U32(mbi + 24) + 8)];
+        foreach (ulong p in pointers) Assert.False(p >= load && p < end, $"0x{p:x} is inside the kernel");
+        Assert.Equal("k args", r.CString(r.U32(mbi + 16)));
+        Assert.Equal("m", r.CString(r.U32(r.U32(mbi + 24) + 8)));
+        Assert.Equal(7UL, r.Mem.Read(r.U32(r.U32(mbi + 24)), 1));
+        Assert.Equal(0x2BADB002UL, r.Cpu.R(Reg.Rax));
+        Assert.Equal((ulong)load + 0x20, r.Cpu.Rip);
+    }
+
     [Fact]
     public void AoutKludgeLoadsRawWithBss()
     {

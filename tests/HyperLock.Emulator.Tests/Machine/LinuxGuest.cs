@@ -6,7 +6,8 @@ namespace HyperLock.Emulator.Tests.Machine;
 
 /// <summary>
 /// The Linux guest of the boot test: Debian 12's cloud kernel and busybox-static, fetched by
-/// scripts/fetch-linux-guest.sh into .cache/guest (or $HYPERLOCK_GUEST_DIR), and an initramfs
+/// scripts/fetch-linux-guest.sh into .cache/guest (or $HYPERLOCK_GUEST_DIR; the tests run it
+/// themselves, see <see cref="LinuxGuestFetch"/>), and an initramfs
 /// built here with <see cref="CpioArchive"/>: busybox, /init and /workload.sh.
 /// </summary>
 internal static class LinuxGuest
@@ -58,14 +59,16 @@ internal static class LinuxGuest
         throw new InvalidOperationException("HyperLock.sln not found above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>The fetched guest files, or a failure telling how to fetch them.</summary>
+    /// <summary>
+    /// The guest files, fetched into the cache first when missing (<see cref="LinuxGuestFetch"/>);
+    /// the test is skipped with the reason when this host cannot fetch them.
+    /// </summary>
     public static string GuestDirectory()
     {
-        string dir = Environment.GetEnvironmentVariable("HYPERLOCK_GUEST_DIR") ?? Path.Combine(RepoRoot(), ".cache", "guest");
-        foreach (var f in new[] { "vmlinuz", "busybox", "kernel-version" })
-            if (!File.Exists(Path.Combine(dir, f)))
-                Assert.Fail($"Linux guest file {Path.Combine(dir, f)} is missing: run scripts/fetch-linux-guest.sh first.");
-        return dir;
+        var outcome = LinuxGuestFetch.Ensure(RepoRoot());
+        Skip.If(outcome.SkipReason != null, outcome.SkipReason);
+        if (outcome.Failure != null) Assert.Fail(outcome.Failure);
+        return outcome.Directory;
     }
 
     public static byte[] BuildInitramfs(string guestDir)

@@ -16,7 +16,7 @@ public class MultibootGuestTests
     /// The kernel checks EAX, prints its command line from the information structure to COM1,
     /// copies module 0's first byte, and exits through the debug-exit port with the module count.
     /// </summary>
-    private static byte[] Kernel()
+    private static byte[] Kernel(uint load = Load)
     {
         var a = new Assembler(32);
         var bad = a.CreateLabel();
@@ -46,9 +46,9 @@ public class MultibootGuestTests
         a.Label(ref bad);
         a.mov(al, 0x7F);
         a.@out(0xF4, al);
-        var code = AssembledCode.Bytes(a, Load, out _);
+        var code = AssembledCode.Bytes(a, load, out _);
         // Entry after the 12-byte header.
-        return TestImages.Elf(false, Load + 12, new TestImages.Seg(Load, code, (ulong)code.Length));
+        return TestImages.Elf(false, load + 12, new TestImages.Seg(load, code, (ulong)code.Length));
     }
 
     [Fact]
@@ -70,6 +70,34 @@ public class MultibootGuestTests
         Assert.Equal("mbkernel hello multiboot\nZ", Encoding.ASCII.GetString(serial.ToArray()));
         Assert.Equal(MachineOutcome.DebugExit, r.Outcome);
         Assert.Equal(5, r.ExitStatus);
+    }
+
+    /// <summary>
+    /// A kernel linked at 0x8000, where the information structure usually goes (as some test
+    /// kernels are): it is loaded and booted, and the information moves out of its way.
+    /// </summary>
+    [Theory]
+    [InlineData(0x8000u)]
+    [InlineData(0x9000u)]
+    [InlineData(0x1000u)]
+    public void KernelLoadedAtALowAddressBootsWithItsInformation(uint load)
+    {
+        var serial = new MemoryStream();
+        using var m = new X86Machine(new MachineConfig
+        {
+            Boot = new BootImage
+            {
+                Kernel = Kernel(load), KernelName = "low", CommandLine = "at low memory",
+                Modules = [new BootModule("Qmodule"u8.ToArray(), "m0")],
+            },
+            MemorySize = 32UL << 20,
+            SerialOutput = serial,
+            InstructionLimit = 1_000_000,
+        });
+        var r = m.Run();
+        Assert.Equal("low at low memory\nQ", Encoding.ASCII.GetString(serial.ToArray()));
+        Assert.Equal(MachineOutcome.DebugExit, r.Outcome);
+        Assert.Equal(3, r.ExitStatus);
     }
 
 }

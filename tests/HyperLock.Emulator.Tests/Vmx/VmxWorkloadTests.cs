@@ -1,5 +1,6 @@
 using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Vmx;
+using HyperLock.Emulator.Workloads;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 using F = HyperLock.Emulator.Vmx.VmcsField;
@@ -25,12 +26,7 @@ public class VmxWorkloadTests
 
     internal static void CpuidLoopGuest(Assembler g, int count)
     {
-        var top = g.CreateLabel();
-        g.mov(r8d, count);
-        g.Label(ref top);
-        g.cpuid();
-        g.dec(r8);
-        g.jnz(top);
+        WorkloadCode.CpuidLoop(g, count);
         g.vmcall();
     }
 
@@ -46,48 +42,19 @@ public class VmxWorkloadTests
         Assert.Equal(0UL, m.Cpu.R(Reg.R8));
     }
 
-    /// <summary>Recursive fib(18) plus a 10-instruction integer loop, the Foundation benchmark shapes.</summary>
+    /// <summary>Recursive fib(18) plus the shared 10-instruction integer loop (<see cref="WorkloadCode"/>), then RDX stored to memory.</summary>
     internal static void Workload(Assembler a, Action<Assembler> end)
     {
         var fib = a.CreateLabel();
-        var small = a.CreateLabel();
         var after = a.CreateLabel();
-        var top = a.CreateLabel();
         a.mov(edi, 18);
         a.call(fib);
         a.mov(r9, rax);
-        a.mov(ecx, 20000);
-        a.xor(eax, eax);
-        a.xor(edx, edx);
-        a.Label(ref top);
-        a.add(rax, rcx);
-        a.xor(rdx, rax);
-        a.lea(rbx, __[rax + rdx * 2]);
-        a.sub(rbx, 7);
-        a.and(rbx, 0xFFFF);
-        a.or(rdx, rbx);
-        a.mov(__qword_ptr[0x500000 + 8 * 0], rdx);
-        a.inc(rsi);
-        a.dec(rcx);
-        a.jnz(top);
+        WorkloadCode.IntegerLoop(a, 20000);
+        a.mov(__qword_ptr[0x500000], rdx);
         end(a);
         a.jmp(after);
-        a.Label(ref fib);
-        a.cmp(rdi, 2);
-        a.jb(small);
-        a.push(rdi);
-        a.dec(rdi);
-        a.call(fib);
-        a.pop(rdi);
-        a.push(rax);
-        a.sub(rdi, 2);
-        a.call(fib);
-        a.pop(rdx);
-        a.add(rax, rdx);
-        a.ret();
-        a.Label(ref small);
-        a.mov(rax, rdi);
-        a.ret();
+        WorkloadCode.FibonacciFunction(a, fib);
         a.Label(ref after);
         a.int3();
     }

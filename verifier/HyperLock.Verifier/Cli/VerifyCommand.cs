@@ -13,6 +13,9 @@ public static class VerifyCommand
     /// <summary>The usage line.</summary>
     public const string Usage = "usage: verify FILE [--json] [--gate VECTOR] [--entry OFFSET]...";
 
+    /// <summary>The largest image the command reads (a regular file is memory-mapped, not copied).</summary>
+    public const long MaxImageSize = 1L << 30;
+
     /// <summary>Run the command; returns the exit status.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -51,17 +54,21 @@ public static class VerifyCommand
             }
         }
         if (file is null) return Fail(stderr, Usage);
-        byte[] bytes;
+        InputBytes bytes;
         try
         {
-            bytes = File.ReadAllBytes(file);
+            bytes = InputFile.Map(file, "image", MaxImageSize);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (InputFileException ex)
         {
-            return Fail(stderr, $"cannot read '{file}': {FirstLine(ex.Message)}");
+            return Fail(stderr, ex.Message);
         }
-        if (bytes.Length == 0) return Fail(stderr, $"'{file}' is empty");
-        var result = ImageVerifier.Verify(bytes, new VerifierOptions { GateVector = gate, EntryPoints = entries });
+        VerificationResult result;
+        using (bytes)
+        {
+            if (bytes.Length == 0) return Fail(stderr, $"'{file}' is empty");
+            result = ImageVerifier.Verify(bytes.Span, new VerifierOptions { GateVector = gate, EntryPoints = entries });
+        }
         string name = Path.GetFileName(file);
         stdout.Write(json ? result.ToJson(name) : result.ToText(name));
         return result.Accepted ? 0 : 1;
@@ -71,12 +78,6 @@ public static class VerifyCommand
     {
         stderr.WriteLine($"verify: {message}");
         return 2;
-    }
-
-    private static string FirstLine(string s)
-    {
-        int nl = s.IndexOfAny(['\r', '\n']);
-        return nl < 0 ? s : s[..nl];
     }
 
     /// <summary>Parse decimal (optional K/M/G suffix) or 0x hex.</summary>

@@ -24,6 +24,12 @@ public enum InsnAttr : byte
     RepNe = 1 << 3,
     /// <summary>Operand size came from REX.W or is 64-bit by default.</summary>
     Wide = 1 << 4,
+    /// <summary>
+    /// In 64-bit mode the instruction references the stack segment: a memory operand whose
+    /// segment is SS (base RSP or RBP, or an SS override) or an implicit stack access (PUSH,
+    /// POP, CALL, RET, ENTER, LEAVE, IRET...). A non-canonical address there raises #SS(0), not #GP(0).
+    /// </summary>
+    StackReference = 1 << 5,
 }
 
 /// <summary>

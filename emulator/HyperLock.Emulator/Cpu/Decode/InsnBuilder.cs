@@ -31,6 +31,7 @@ public static unsafe class InsnBuilder
         if (raw.HasLockPrefix) attr |= InsnAttr.Lock;
         if (raw.HasRepPrefix) attr |= InsnAttr.Rep;
         if (raw.HasRepnePrefix) attr |= InsnAttr.RepNe;
+        if (raw.IsStackInstruction || (hasMemory && raw.MemorySegment == IcedRegister.SS)) attr |= InsnAttr.StackReference;
         insn.Attr = attr;
 
         int kinds = 0;

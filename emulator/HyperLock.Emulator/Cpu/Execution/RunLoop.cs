@@ -22,11 +22,20 @@ public sealed unsafe partial class Cpu
     public readonly CodeCache Code = new();
 
     // Blocks by linear address of their first byte, one half per privilege (supervisor, user),
-    // because a hit skips the fetch translation and its U/S check. Emptied with the TLB.
+    // because a hit skips the fetch translation and its U/S check. An entry carries the TLB key
+    // it was filled under (context, PCID, INVLPG epoch), so it dies with the TLB in O(1).
     private const int JumpCacheSize = 4096;
-    // Not readonly: VMX swaps in the jump cache of the context it enters (Vmx/TlbContexts.cs).
-    private Block?[] _jumpCache = new Block?[2 * JumpCacheSize];
+    // Not readonly: the jump cache of the current PCID bank (Vmx/TlbContexts.cs).
+    private JumpEntry[] _jumpCache = new JumpEntry[2 * JumpCacheSize];
     private int _jumpBase;
+
+    /// <summary>A jump-cache slot: the block entered at <see cref="Linear"/> under TLB key <see cref="Key"/>.</summary>
+    internal struct JumpEntry
+    {
+        public ulong Linear;
+        public ulong Key;
+        public Block? Block;
+    }
 
     /// <summary>Maximum instructions per decoded block.</summary>
     public const int MaxBlockInstructions = 64;
@@ -83,8 +92,6 @@ public sealed unsafe partial class Cpu
         if (Code.InvalidateFrame(frame)) ExitRequest |= ExitCodeChanged;
     }
 
-    internal void FlushJumpCache() => Array.Clear(_jumpCache);
-
     /// <summary>Runs until a stop condition or until <paramref name="maxInstructions"/> more have retired.</summary>
     public StopReason Run(ulong maxInstructions)
     {
@@ -117,7 +124,8 @@ public sealed unsafe partial class Cpu
             bool stepping = DebugStepping;
             if (stepping && CheckExecuteBreakpoints()) continue;
 
-            Block? block = FindBlock();
+            // Observed mode (an observer attached): no jump cache, every instruction reported.
+            Block? block = _observer == null ? FindBlock() : LookupOrDecode(CodeLinear(Rip));
             if (block == null) continue; // fetch fault raised; delivered at the top
 
             ulong budget = end - Retired;
@@ -138,7 +146,8 @@ public sealed unsafe partial class Cpu
                 BeginDebugStep();
                 budget = 1;
             }
-            ExecuteBlock(block, budget);
+            if (_observer == null) ExecuteBlock(block, budget);
+            else ExecuteBlockObserved(block, budget);
             // STI / MOV SS (terminators) ask for a shadow over the next instruction; Retired is exact only here.
             if (InterruptShadowUntil == ShadowAfterThisInstruction) InterruptShadowUntil = Retired + 1;
             if (stepping) AfterDebugStep(block.Insns[0].Len);
@@ -166,6 +175,7 @@ public sealed unsafe partial class Cpu
             {
                 if (Faulted)
                 {
+                    if (_nonCanonicalPending) NonCanonicalFaultOf(ref insn);
                     // A fault leaves RIP at the instruction and does not retire it; a software
                     // interrupt (INT n, INT3, INTO) has completed and its handler set RIP past it.
                     if (PendingSoftware != SoftwareEventKind.None)
@@ -191,13 +201,19 @@ public sealed unsafe partial class Cpu
     {
         ulong lin = CodeLinear(Rip);
         int slot = _jumpBase + (int)((lin ^ (lin >> 12)) & (JumpCacheSize - 1));
-        Block? b = _jumpCache[slot];
-        if (b != null && b.Linear == lin && b.Valid && b.Bitness == Bitness) return b;
-        b = LookupOrDecode(lin);
+        ref JumpEntry j = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_jumpCache), slot);
+        if (j.Linear == lin && j.Key == _jumpKey)
+        {
+            Block hit = j.Block!;
+            if (hit.Valid && hit.Bitness == Bitness) return hit;
+        }
+        Block? b = LookupOrDecode(lin);
         if (b != null)
         {
-            b.Linear = lin;
-            _jumpCache[slot] = b;
+            j = ref _jumpCache[slot]; // the lookup may have swapped arrays (never today; cheap to be sure)
+            j.Linear = lin;
+            j.Key = _jumpKey;
+            j.Block = b;
         }
         return b;
     }
@@ -208,8 +224,8 @@ public sealed unsafe partial class Cpu
     {
         ref TlbEntry e = ref TlbSlot(_fetchSet, lin >> 12);
         ulong phys;
-        if (e.Tag == lin >> 12) phys = (e.Frame << 12) | (lin & 0xFFF);
-        else if (!Translate(lin, Access.Fetch, Cpl == 3, out phys)) return null;
+        if (e.Tag == TlbTag(lin)) phys = (e.Frame << 12) | (lin & 0xFFF);
+        else if (!GlobalTlbHit(lin, Access.Fetch, Cpl == 3, out phys) && !Translate(lin, Access.Fetch, Cpl == 3, out phys)) return null;
         Block? b = Code.Find(phys, Bitness);
         if (b != null && b.SecondFrame != ulong.MaxValue)
         {

@@ -65,6 +65,7 @@ public sealed partial class Cpu
             if (In64BitMode || (Cr4 & Bits.Cr4Pcide) != 0) { RaiseGp(0); return false; }
         }
         Cr0 = value;
+        _pdptesFromVmcs = false; // PAE PDPTEs are reloaded from memory
         if (pg && !oldPg && (Efer & Bits.EferLme) != 0) Efer |= Bits.EferLma;
         if (!pg && oldPg) Efer &= ~Bits.EferLma;
         if (((old ^ value) & (Bits.Cr0Pg | Bits.Cr0Wp | Bits.Cr0Pe)) != 0) FlushTlb(includeGlobal: true);
@@ -72,11 +73,21 @@ public sealed partial class Cpu
         return true;
     }
 
-    /// <summary>MOV to CR3: reserved-bit check in IA-32e mode, then a flush of the non-global translations.</summary>
+    /// <summary>
+    /// MOV to CR3: reserved-bit check in IA-32e mode, then a flush of the non-global translations
+    /// of the PCID loaded (PCID 0 without CR4.PCIDE). With CR4.PCIDE, bit 63 set asks for no flush
+    /// and is not stored; without it bit 63 is reserved like the other bits above MAXPHYADDR.
+    /// </summary>
     public bool WriteCr3(ulong value)
     {
+        bool noFlush = false;
         if (LongModeActive)
         {
+            if ((Cr4 & Bits.Cr4Pcide) != 0)
+            {
+                noFlush = (value >> 63) != 0;
+                value &= ~(1UL << 63);
+            }
             if ((value >> MaxPhysAddrBits) != 0) { RaiseGp(0); return false; }
         }
         else
@@ -84,7 +95,9 @@ public sealed partial class Cpu
             value &= 0xFFFFFFFF;
         }
         Cr3 = value;
-        FlushTlb(includeGlobal: false);
+        _pdptesFromVmcs = false; // PAE PDPTEs are reloaded from memory
+        if (noFlush) RefreshTlbKeys(); // switch to the PCID's entries, keeping them
+        else FlushPcid(CurrentPcid);
         return true;
     }
 
@@ -103,6 +116,7 @@ public sealed partial class Cpu
         }
         if (Cr4WriteFilter != null && !Cr4WriteFilter(this, value)) { RaiseGp(0); return false; }
         Cr4 = value;
+        _pdptesFromVmcs = false; // PAE PDPTEs are reloaded from memory
         if (((old ^ value) & Bits.Cr4De) != 0) UpdateDebugState(); // I/O breakpoints need CR4.DE
         const ulong pagingBits = Bits.Cr4Pge | Bits.Cr4Pae | Bits.Cr4Pse | Bits.Cr4Pcide | Bits.Cr4Smep | Bits.Cr4Smap;
         if (((old ^ value) & pagingBits) != 0) FlushTlb(includeGlobal: true);

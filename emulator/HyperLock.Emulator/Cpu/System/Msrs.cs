@@ -40,7 +40,8 @@ public sealed partial class Cpu
         MiscEnable = 1;
         ApicBaseMsr = 0xFEE00900;
         TscDeadline = 0;
-        MtrrDefType = 0;
+        SpecCtrl = 0;
+        ResetMtrrs();
     }
 
     /// <summary>RDMSR semantics: returns false when the MSR does not exist (caller raises #GP).</summary>
@@ -53,9 +54,6 @@ public sealed partial class Cpu
             case Msr.ApicBase: value = ApicBaseMsr; return true;
             case Msr.FeatureControl: value = FeatureControl; return true;
             case Msr.TscAdjust: value = (ulong)TscOffset; return true;
-            case Msr.SpecCtrl: value = 0; return true;
-            case Msr.BiosSignId: value = 0; return true;
-            case Msr.MtrrCap: value = 0; return true;
             case Msr.SysenterCs: value = SysenterCs; return true;
             case Msr.SysenterEsp: value = SysenterEsp; return true;
             case Msr.SysenterEip: value = SysenterEip; return true;
@@ -64,7 +62,6 @@ public sealed partial class Cpu
             case Msr.MiscEnable: value = MiscEnable; return true;
             case Msr.Pat: value = Pat; return true;
             case Msr.DebugCtl: value = DebugCtl; return true;
-            case Msr.MtrrDefType: value = MtrrDefType; return true;
             case Msr.TscDeadline: value = TscDeadline; return true;
             case Msr.Efer: value = Efer; return true;
             case Msr.Star: value = Star; return true;
@@ -75,7 +72,9 @@ public sealed partial class Cpu
             case Msr.GsBase: value = Segs[Seg.Gs].Base; return true;
             case Msr.KernelGsBase: value = KernelGsBase; return true;
             case Msr.TscAux: value = TscAux; return true;
-            default: value = 0; return false;
+            default:
+                if (TryReadSpeculationMsr(index, out value, out bool specOk)) return specOk;
+                return TryReadMtrr(index, out value);
         }
     }
 
@@ -92,8 +91,6 @@ public sealed partial class Cpu
                 if ((FeatureControl & 1) != 0) return false; // locked
                 FeatureControl = value;
                 return true;
-            case Msr.SpecCtrl: return true;
-            case Msr.BiosSignId: return true;
             case Msr.McgStatus: return true;
             case Msr.SysenterCs: SysenterCs = value & 0xFFFF; return true;
             case Msr.SysenterEsp: if (!IsCanonical(value)) return false; SysenterEsp = value; return true;
@@ -107,7 +104,6 @@ public sealed partial class Cpu
                 }
                 Pat = value;
                 return true;
-            case Msr.MtrrDefType: MtrrDefType = value; return true;
             case Msr.DebugCtl: return WriteDebugCtl(value);
             case Msr.TscDeadline: TscDeadline = value; return true;
             case Msr.Efer: return WriteEfer(value);
@@ -119,7 +115,9 @@ public sealed partial class Cpu
             case Msr.GsBase: if (!IsCanonical(value)) return false; Segs[Seg.Gs].Base = value; return true;
             case Msr.KernelGsBase: if (!IsCanonical(value)) return false; KernelGsBase = value; return true;
             case Msr.TscAux: TscAux = value & 0xFFFFFFFF; return true;
-            default: return false;
+            default:
+                if (TryWriteSpeculationMsr(index, value, out bool specOk)) return specOk;
+                return TryWriteMtrr(index, value, out bool mtrrOk) && mtrrOk;
         }
     }
 

@@ -18,6 +18,21 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
     public static partial int Munmap(nint address, nuint length);
 
+    public const int SigIll = 4, SigTrap = 5, SigBus = 7, SigFpe = 8, SigSegv = 11;
+
+    /// <summary>glibc's struct sigaction (x86-64): handler at 0, sa_mask (128 bytes) at 8, sa_flags at 136, sa_restorer at 144.</summary>
+    public const int SigactionSize = 152, SigactionFlagsOffset = 136;
+    public const int SaSigInfo = 4;
+
+    [LibraryImport("libc", EntryPoint = "sigaction", SetLastError = true)]
+    public static partial int Sigaction(int signal, byte* action, byte* oldAction);
+
+    public static string SignalName(int signal) => signal switch
+    {
+        SigIll => "SIGILL", SigTrap => "SIGTRAP", SigBus => "SIGBUS", SigFpe => "SIGFPE", SigSegv => "SIGSEGV",
+        _ => $"signal {signal}",
+    };
+
     /// <summary>
     /// Maps anonymous memory at exactly <paramref name="address"/>, never replacing an existing
     /// mapping. Returns false (with a reason) when the range is taken or the kernel refuses.

@@ -18,7 +18,13 @@ namespace HyperLock.Differential.Tests.Harness.Native;
 /// points into scratch (never into host memory), with free scratch below it so that a signal
 /// delivered at that moment has room for its frame.
 ///
-/// The caller must never pass a case that faults natively: a native fault kills the process.
+/// A case that faults natively (SIGILL, SIGSEGV, SIGFPE, SIGBUS, SIGTRAP) does not kill the
+/// process: a signal handler, generated with the stub, recognises a fault raised while a case
+/// runs (the faulting thread's RSP lies in scratch or its RIP in the code page, which no .NET
+/// thread ever has), records the signal and the faulting RIP, and resumes at a third exit
+/// that restores the host like the others. Every other signal goes on to the handler that was
+/// installed before (the .NET runtime's), unchanged. <see cref="MachineState.HostSignal"/> tells
+/// the caller. The safety gate still keeps faulting cases out: the handler is the net under it.
 /// </summary>
 public sealed unsafe class NativeExecutor
 {
@@ -30,6 +36,15 @@ public sealed unsafe class NativeExecutor
     private const ulong OffGpr = 0x000, OffRflags = 0x080, OffExit = 0x08C;
     private const ulong OffHostRsp = 0x090;
 
+    /// <summary>Fault handler slots: the signal and RIP of the last native fault, the fault exit's address, the previous handlers by signal number (32 slots).</summary>
+    private const ulong OffSignal = 0x0A0, OffFaultRip = 0x0A8, OffFaultExit = 0x0B0, OffPreviousHandlers = 0x100;
+
+    /// <summary>Offsets of REG_RSP and REG_RIP in the ucontext_t a SA_SIGINFO handler receives (x86-64 Linux: gregs at 40).</summary>
+    private const int UcontextRsp = 40 + 15 * 8, UcontextRip = 40 + 16 * 8;
+
+    /// <summary>The signals a case can raise natively.</summary>
+    public static readonly int[] CaughtSignals = [Libc.SigIll, Libc.SigTrap, Libc.SigBus, Libc.SigFpe, Libc.SigSegv];
+
     /// <summary>FXSAVE images (512 bytes, 16-byte aligned): the case's x87/MMX/SSE state and the host's.</summary>
     private const ulong OffFx = 0x200, OffHostFx = 0x400;
 
@@ -37,7 +52,7 @@ public sealed unsafe class NativeExecutor
     private static NativeExecutor? _instance;
     private static string? _failure;
 
-    private readonly ulong _exit0, _exit1;
+    private readonly ulong _exit0, _exit1, _faultExit, _handler;
     private readonly delegate* unmanaged<void> _entry;
 
     /// <summary>The process-wide executor (the fixed mappings exist once); null when the host cannot run cases.</summary>
@@ -67,11 +82,12 @@ public sealed unsafe class NativeExecutor
         Map(StubBase, 0x1000, Libc.ProtRead | Libc.ProtWrite);
         Map(StateBase, StateSize, Libc.ProtRead | Libc.ProtWrite);
 
-        byte[] stub = BuildStub(out _exit0, out _exit1);
+        byte[] stub = BuildStub(out _exit0, out _exit1, out _faultExit, out _handler);
         new ReadOnlySpan<byte>(stub).CopyTo(new Span<byte>((void*)StubBase, 0x1000));
         if (Libc.Mprotect((nint)StubBase, 0x1000, Libc.ProtRead | Libc.ProtExec) != 0)
             throw new InvalidOperationException("mprotect of the stub page failed");
         _entry = (delegate* unmanaged<void>)StubBase;
+        InstallFaultHandler();
 
         // One NOP to learn the host's MXCSR_MASK from its FXSAVE image (0 there means the
         // architectural default 0xFFBF: no DAZ). FXRSTOR of a reserved MXCSR bit would #GP.
@@ -90,12 +106,39 @@ public sealed unsafe class NativeExecutor
         if (!Libc.MapFixed(address, size, prot, out string error)) throw new InvalidOperationException(error);
     }
 
-    private static byte[] BuildStub(out ulong exit0, out ulong exit1)
+    /// <summary>
+    /// Puts the generated handler in front of the current handler of each caught signal, keeping
+    /// that handler's mask and flags (the runtime's SIGSEGV handler runs on an alternate stack).
+    /// </summary>
+    private void InstallFaultHandler()
+    {
+        *(ulong*)(StateBase + OffFaultExit) = _faultExit;
+        byte* old = stackalloc byte[256];
+        byte* act = stackalloc byte[256];
+        foreach (int sig in CaughtSignals)
+        {
+            new Span<byte>(old, 256).Clear();
+            if (Libc.Sigaction(sig, null, old) != 0)
+                throw new InvalidOperationException($"sigaction({Libc.SignalName(sig)}) failed: errno {Marshal.GetLastPInvokeError()}");
+            ((ulong*)(StateBase + OffPreviousHandlers))[sig] = *(ulong*)old;
+            new Span<byte>(old, Libc.SigactionSize).CopyTo(new Span<byte>(act, 256));
+            *(ulong*)act = _handler;
+            *(int*)(act + Libc.SigactionFlagsOffset) |= Libc.SaSigInfo;
+            if (Libc.Sigaction(sig, act, null) != 0)
+                throw new InvalidOperationException($"sigaction({Libc.SignalName(sig)}) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    private static byte[] BuildStub(out ulong exit0, out ulong exit1, out ulong faultExit, out ulong handler)
     {
         var a = new Assembler(64);
         var lExit0 = a.CreateLabel();
         var lExit1 = a.CreateLabel();
+        var lFaultExit = a.CreateLabel();
         var lStore = a.CreateLabel();
+        var lHandler = a.CreateLabel();
+        var lOurs = a.CreateLabel();
+        var lNoPrevious = a.CreateLabel();
 
         // Entry: save the host, load the guest state, jump to the instruction.
         a.push(rbx); a.push(rbp); a.push(r12); a.push(r13); a.push(r14); a.push(r15);
@@ -118,6 +161,10 @@ public sealed unsafe class NativeExecutor
         a.Label(ref lExit1);
         a.mov(__dword_ptr[(long)(StateBase + OffExit)], 1);
         a.jmp(lStore);
+        // Where the fault handler resumes a case that faulted (the registers are the case's).
+        a.Label(ref lFaultExit);
+        a.mov(__dword_ptr[(long)(StateBase + OffExit)], 2);
+        a.jmp(lStore);
 
         a.Label(ref lStore);
         for (int i = 0; i < 16; i++) a.mov(__qword_ptr[(long)(StateBase + OffGpr + (ulong)(8 * i))], Gpr(i));
@@ -132,10 +179,42 @@ public sealed unsafe class NativeExecutor
         a.pop(r15); a.pop(r14); a.pop(r13); a.pop(r12); a.pop(rbp); a.pop(rbx);
         a.ret();
 
+        // Signal handler (rdi = signal, rsi = siginfo, rdx = ucontext). A fault of a case (RSP in
+        // scratch, or RIP in the code page) is redirected to the fault exit; anything else jumps
+        // to the previous handler with the same arguments.
+        a.Label(ref lHandler);
+        a.mov(rax, __qword_ptr[rdx + UcontextRsp]);
+        a.sub(rax, (int)ScratchLayout.ScratchBase);
+        a.cmp(rax, (int)ScratchLayout.ScratchSize);
+        a.jb(lOurs);
+        a.mov(rax, __qword_ptr[rdx + UcontextRip]);
+        a.sub(rax, (int)ScratchLayout.CodeBase);
+        a.cmp(rax, 0x1000);
+        a.jb(lOurs);
+        a.mov(eax, edi);
+        a.and(eax, 31);
+        a.mov(rax, __qword_ptr[rax * 8 + (long)(StateBase + OffPreviousHandlers)]);
+        a.cmp(rax, 1);
+        a.jbe(lNoPrevious);
+        a.jmp(rax);
+        // SIG_DFL/SIG_IGN before us: fault again inside the handler, which the kernel answers
+        // with the default action (the process dies, as it would have without this handler).
+        a.Label(ref lNoPrevious);
+        a.ud2();
+        a.Label(ref lOurs);
+        a.mov(__dword_ptr[(long)(StateBase + OffSignal)], edi);
+        a.mov(rax, __qword_ptr[rdx + UcontextRip]);
+        a.mov(__qword_ptr[(long)(StateBase + OffFaultRip)], rax);
+        a.mov(rax, __qword_ptr[(long)(StateBase + OffFaultExit)]);
+        a.mov(__qword_ptr[rdx + UcontextRip], rax);
+        a.ret();
+
         var writer = new ByteWriter();
         var result = a.Assemble(writer, StubBase, BlockEncoderOptions.ReturnNewInstructionOffsets);
         exit0 = result.GetLabelRIP(lExit0);
         exit1 = result.GetLabelRIP(lExit1);
+        faultExit = result.GetLabelRIP(lFaultExit);
+        handler = result.GetLabelRIP(lHandler);
         if (writer.Length > 0x1000) throw new InvalidOperationException("the stub does not fit in a page");
         // The stub must address its state absolutely (no RIP-relative operand may have slipped in).
         var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(writer.ToArray()), StubBase);
@@ -157,6 +236,8 @@ public sealed unsafe class NativeExecutor
     /// Runs <paramref name="code"/> (one instruction, already encoded for <see cref="ScratchLayout.CodeBase"/>)
     /// from <paramref name="initial"/> and returns the final state. RIP in the result is the
     /// address of the exit that was reached: right after the instruction, or the branch target.
+    /// When the instruction faulted natively, <see cref="MachineState.HostSignal"/> is the
+    /// signal, RIP is the faulting address, and the rest is the state at the fault.
     /// Callers hold <see cref="Lock"/>.
     /// </summary>
     public MachineState Run(ReadOnlySpan<byte> code, MachineState initial)
@@ -178,6 +259,7 @@ public sealed unsafe class NativeExecutor
         for (int i = 0; i < 16; i++) st[(OffGpr / 8) + (ulong)i] = initial.Gpr[i];
         st[OffRflags / 8] = initial.Rflags;
         *(uint*)(StateBase + OffExit) = 0xFFFFFFFF;
+        *(int*)(StateBase + OffSignal) = 0;
         WriteFxImage(new Span<byte>((void*)(StateBase + OffFx), 512), initial);
 
         _entry();
@@ -187,7 +269,14 @@ public sealed unsafe class NativeExecutor
         r.Rflags = st[OffRflags / 8];
         ReadFxImage(new ReadOnlySpan<byte>((void*)(StateBase + OffFx), 512), r);
         uint exit = *(uint*)(StateBase + OffExit);
-        r.Rip = exit == 0 ? ScratchLayout.CodeBase + (ulong)code.Length : exit == 1 ? ScratchLayout.BranchTarget : 0;
+        r.Rip = exit switch
+        {
+            0 => ScratchLayout.CodeBase + (ulong)code.Length,
+            1 => ScratchLayout.BranchTarget,
+            2 => *(ulong*)(StateBase + OffFaultRip),
+            _ => 0,
+        };
+        if (exit == 2) r.HostSignal = *(int*)(StateBase + OffSignal);
         scratch.Slice((int)(ScratchLayout.DataBase - ScratchLayout.ScratchBase), ScratchLayout.DataSize).CopyTo(r.Data);
         scratch.Slice((int)(ScratchLayout.StackWindowBase - ScratchLayout.ScratchBase), ScratchLayout.StackWindowSize).CopyTo(r.Stack);
         return r;

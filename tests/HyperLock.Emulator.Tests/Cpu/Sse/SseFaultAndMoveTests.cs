@@ -402,4 +402,15 @@ public class SseCacheControlTests
         var stop = h.Exec(c => c.R(Reg.Rax) = 0x7000_0000);
         Assert.Equal(Vector.PF, stop.Vector);
     }
+
+    [Fact]
+    public void ClflushoptAndClwbRunAndFaultOnUnmappedLineLikeClflush()
+    {
+        foreach (Action<Assembler> body in new Action<Assembler>[] { a => a.clflushopt(__byte_ptr[rax]), a => a.clwb(__byte_ptr[rax]) })
+        {
+            using var h = new SseHarness(body);
+            Assert.Equal("int3", h.Exec(c => c.R(Reg.Rax) = SseHarness.Data + 0x41).ToString());
+            Assert.Equal(Vector.PF, h.Exec(c => c.R(Reg.Rax) = 0x7000_0000).Vector);
+        }
+    }
 }

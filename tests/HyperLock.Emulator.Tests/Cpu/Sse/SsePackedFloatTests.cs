@@ -10,7 +10,8 @@ namespace HyperLock.Emulator.Tests.Cpu.Sse;
 /// <summary>
 /// Packed floating-point forms against the host CPU through System.Runtime.Intrinsics, at the
 /// default MXCSR (round to nearest, exceptions masked), which is what .NET runs with: an honest
-/// oracle for result bits, including NaN propagation, signed zeros, denormals and infinities.
+/// oracle for result bits, including NaN propagation, signed zeros, denormals and infinities
+/// (except DPPS/DPPD, whose NaN choice is vendor-specific: <see cref="DotProductOracle"/>).
 /// Operands are random with a strong bias toward special values. Flags and other rounding modes
 /// are covered by the host-recorded table in <see cref="SseHostOracleTests"/> and hand cases.
 /// </summary>
@@ -109,12 +110,32 @@ public class SsePackedFloatTests
     [Fact] public void Hsubps() => Compare("hsubps", a => a.hsubps(xmm0, xmm1), Ps2, (x, y) => ToXmm(Sse3.HorizontalSubtract(F(x), F(y))));
     [Fact] public void Haddpd() => Compare("haddpd", a => a.haddpd(xmm0, xmm1), Pd2, (x, y) => ToXmm(Sse3.HorizontalAdd(D(x), D(y))));
     [Fact] public void Hsubpd() => Compare("hsubpd", a => a.hsubpd(xmm0, xmm1), Pd2, (x, y) => ToXmm(Sse3.HorizontalSubtract(D(x), D(y))));
-    [Fact] public void Dpps() => Compare("dpps", a => a.dpps(xmm0, xmm1, 0xB7), Ps2, (x, y) => ToXmm(Sse41.DotProduct(F(x), F(y), 0xB7)));
-    [Fact] public void DppsAll() => Compare("dppsF1", a => a.dpps(xmm0, xmm1, 0xF1), Ps2, (x, y) => ToXmm(Sse41.DotProduct(F(x), F(y), 0xF1)));
-    [Fact] public void DppsBroadcastAll() => Compare("dppsFF", a => a.dpps(xmm0, xmm1, 0xFF), Ps2, (x, y) => ToXmm(Sse41.DotProduct(F(x), F(y), 0xFF)));
-    [Fact] public void DppsMask5A() => Compare("dpps5A", a => a.dpps(xmm0, xmm1, 0x5A), Ps2, (x, y) => ToXmm(Sse41.DotProduct(F(x), F(y), 0x5A)));
-    [Fact] public void DppdBoth() => Compare("dppd33", a => a.dppd(xmm0, xmm1, 0x33), Pd2, (x, y) => ToXmm(Sse41.DotProduct(D(x), D(y), 0x33)));
-    [Fact] public void Dppd() => Compare("dppd", a => a.dppd(xmm0, xmm1, 0x32), Pd2, (x, y) => ToXmm(Sse41.DotProduct(D(x), D(y), 0x32)));
+    // DPPS/DPPD: which NaN propagates is vendor-specific; the oracle is the SDM's operation,
+    // itself checked against the live host (see DotProductOracle).
+    [Fact] public void Dpps() => Compare("dpps", a => a.dpps(xmm0, xmm1, 0xB7), Ps2, (x, y) => DotProductOracle.Dpps(x, y, 0xB7));
+    [Fact] public void DppsAll() => Compare("dppsF1", a => a.dpps(xmm0, xmm1, 0xF1), Ps2, (x, y) => DotProductOracle.Dpps(x, y, 0xF1));
+    [Fact] public void DppsBroadcastAll() => Compare("dppsFF", a => a.dpps(xmm0, xmm1, 0xFF), Ps2, (x, y) => DotProductOracle.Dpps(x, y, 0xFF));
+    [Fact] public void DppsMask5A() => Compare("dpps5A", a => a.dpps(xmm0, xmm1, 0x5A), Ps2, (x, y) => DotProductOracle.Dpps(x, y, 0x5A));
+    [Fact] public void DppdBoth() => Compare("dppd33", a => a.dppd(xmm0, xmm1, 0x33), Pd2, (x, y) => DotProductOracle.Dppd(x, y, 0x33));
+    [Fact] public void Dppd() => Compare("dppd", a => a.dppd(xmm0, xmm1, 0x32), Pd2, (x, y) => DotProductOracle.Dppd(x, y, 0x32));
+
+    /// <summary>
+    /// The vendor-specific case itself, by hand: NaNs in three products, broadcast to every lane.
+    /// p0 = 1*QNaN A = A, p1 = 2*1 = 2, p2 = QNaN B*1 = B, p3 = 1*SNaN C = quiet C. In Intel's
+    /// per-lane order (see <see cref="DotProductOracle"/>): lane 0 (p1+p0)+(p3+p2) = A, lane 1
+    /// (p0+p1)+(p2+p3) = A, lane 2 (p3+p2)+(p1+p0) = C, lane 3 (p2+p3)+(p0+p1) = B.
+    /// </summary>
+    [Fact]
+    public void DppsWithSeveralNaNsFollowsIntelsLaneOrder()
+    {
+        var dest = new Xmm(0x3F800000UL | 0x40000000UL << 32, 0x7FC0000BUL | 0x3F800000UL << 32);
+        var src = new Xmm(0x7FC0000AUL | 0x3F800000UL << 32, 0x3F800000UL | 0x7F80000CUL << 32);
+        using var h = new SseHarness(a => a.dpps(xmm0, xmm1, 0xFF));
+        h.Exec(c => { c.Mxcsr = 0x1F80; c.X(0) = dest; c.X(1) = src; });
+        Assert.Equal(new Xmm(0x7FC0000AUL | 0x7FC0000AUL << 32, 0x7FC0000CUL | 0x7FC0000BUL << 32), h.Cpu.X(0));
+        Assert.Equal(DotProductOracle.Dpps(dest, src, 0xFF), h.Cpu.X(0));
+    }
+
     [Fact] public void Cvtps2dq() => Compare("cvtps2dq", a => a.cvtps2dq(xmm0, xmm1), Ps2, (x, y) => ToXmm(Sse2.ConvertToVector128Int32(F(y))));
     [Fact] public void Cvttps2dq() => Compare("cvttps2dq", a => a.cvttps2dq(xmm0, xmm1), Ps2, (x, y) => ToXmm(Sse2.ConvertToVector128Int32WithTruncation(F(y))));
     [Fact] public void Cvtdq2ps() => Compare("cvtdq2ps", a => a.cvtdq2ps(xmm0, xmm1), Ps2, (x, y) => ToXmm(Sse2.ConvertToVector128Single(Vector128.Create(y.Lo, y.Hi).AsInt32())));

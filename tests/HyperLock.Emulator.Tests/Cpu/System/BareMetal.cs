@@ -1,3 +1,4 @@
+using HyperLock.Emulator.Builders;
 using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
 using HyperLock.Emulator.Memory;
@@ -10,7 +11,7 @@ namespace HyperLock.Emulator.Tests.Cpu.SystemInstructions;
 /// A bare machine for system-level tests: 16 MiB of RAM and a CPU that delivers exceptions
 /// through the IDT (<see cref="CpuCore.InterceptExceptions"/> off). Code is assembled with
 /// Iced at physical addresses; helpers build descriptor tables, IDT gates, a TSS and
-/// identity-mapped page tables, and put the CPU directly into 64-bit or 32-bit protected
+/// identity-mapped page tables (with the emulator's builders), and put the CPU directly into 64-bit or 32-bit protected
 /// mode for tests that do not exercise the switch itself. Programs end with HLT (IF = 0),
 /// which stops the run with <see cref="StopKind.Halted"/>.
 /// </summary>
@@ -34,12 +35,19 @@ internal sealed class BareMetal : IDisposable
     public PhysicalMemory Memory { get; }
     public CpuCore Cpu { get; }
 
-    private ulong _nextPt = PtPool;
+    private readonly GdtBuilder _gdt;
+    private readonly IdtBuilder _idt64, _idt32;
+    private readonly PageTableBuilder _tables;
 
     public BareMetal()
     {
         Memory = new PhysicalMemory(MemorySize);
         Cpu = new CpuCore(Memory) { InterceptExceptions = false };
+        _gdt = new GdtBuilder(Memory, GdtBase, entries: 32);
+        _idt64 = new IdtBuilder(Memory, IdtBase);
+        _idt32 = new IdtBuilder(Memory, IdtBase, longMode: false);
+        // The PML4 is at Pml4 whether or not identity paging is built; tables for split pages come from PtPool.
+        _tables = new PageTableBuilder(Memory, new FrameAllocator(Memory, PtPool, KernelStack - 0x10000), Pml4);
     }
 
     public void Dispose() => Memory.Dispose();
@@ -67,33 +75,17 @@ internal sealed class BareMetal : IDisposable
 
     /// <summary>An 8-byte code/data (s = true) or system (s = false) descriptor.</summary>
     public static ulong Descriptor(ulong baseAddr, uint limit, int type, int dpl, bool s = true, bool present = true,
-        bool l = false, bool db = true, bool g = true)
-    {
-        if (g) limit >>= 12;
-        ulong d = (limit & 0xFFFF) | ((baseAddr & 0xFFFFFF) << 16) | ((ulong)(type & 0xF) << 40) | ((s ? 1UL : 0) << 44)
-            | ((ulong)(dpl & 3) << 45) | ((present ? 1UL : 0) << 47) | ((ulong)((limit >> 16) & 0xF) << 48)
-            | ((l ? 1UL : 0) << 53) | ((db ? 1UL : 0) << 54) | ((g ? 1UL : 0) << 55) | (((baseAddr >> 24) & 0xFF) << 56);
-        return d;
-    }
+        bool l = false, bool db = true, bool g = true) => GdtBuilder.Descriptor(baseAddr, limit, type, dpl, s, present, l, db, g);
 
-    public void SetGdtEntry(ushort selector, ulong descriptor) => Write(GdtBase + (ulong)(selector & ~7), 8, descriptor);
+    public void SetGdtEntry(ushort selector, ulong descriptor) => _gdt.Set(selector, descriptor);
 
     /// <summary>A 64-bit IDT gate (type 0xE interrupt, 0xF trap).</summary>
-    public void Gate64(int vector, ulong handler, int ist = 0, int dpl = 0, bool trap = false, ushort selector = KernelCs, bool present = true)
-    {
-        ulong lo = (handler & 0xFFFF) | ((ulong)selector << 16) | ((ulong)(ist & 7) << 32) | ((ulong)(trap ? 0xF : 0xE) << 40)
-            | ((ulong)dpl << 45) | ((present ? 1UL : 0) << 47) | (((handler >> 16) & 0xFFFF) << 48);
-        Write(IdtBase + (ulong)vector * 16, 8, lo);
-        Write(IdtBase + (ulong)vector * 16 + 8, 8, handler >> 32);
-    }
+    public void Gate64(int vector, ulong handler, int ist = 0, int dpl = 0, bool trap = false, ushort selector = KernelCs, bool present = true) =>
+        _idt64.Gate64(vector, handler, selector, ist, dpl, trap, present);
 
     /// <summary>A 32-bit IDT gate.</summary>
-    public void Gate32(int vector, uint handler, int dpl = 0, bool trap = false, ushort selector = 0x08)
-    {
-        ulong g = (handler & 0xFFFF) | ((ulong)selector << 16) | ((ulong)(trap ? 0xF : 0xE) << 40) | ((ulong)dpl << 45) | (1UL << 47)
-            | ((ulong)(handler >> 16) << 48);
-        Write(IdtBase + (ulong)vector * 8, 8, g);
-    }
+    public void Gate32(int vector, uint handler, int dpl = 0, bool trap = false, ushort selector = 0x08) =>
+        _idt32.Gate32(vector, handler, selector, dpl, trap);
 
     private void LoadSeg(int seg, ushort selector)
     {
@@ -103,32 +95,12 @@ internal sealed class BareMetal : IDisposable
 
     // ---- paging -------------------------------------------------------------------------
 
-    /// <summary>Identity-maps the first 16 MiB with 2 MiB pages (present, writable, user).</summary>
-    public void BuildIdentityPaging()
-    {
-        Write(Pml4, 8, Pdpt | PteP | PteRw | PteUs);
-        Write(Pdpt, 8, Pd | PteP | PteRw | PteUs);
-        for (ulong i = 0; i < MemorySize >> 21; i++)
-            Write(Pd + i * 8, 8, (i << 21) | PteP | PteRw | PteUs | PtePs);
-    }
+    /// <summary>Identity-maps the first 16 MiB with 2 MiB pages (present, writable, user); PML4, PDPT, PD at 0x1000-0x3000.</summary>
+    public void BuildIdentityPaging() =>
+        new PageTableBuilder(Memory, new FrameAllocator(Memory, Pml4, Pd + 0x1000)).IdentityMap2M(MemorySize, PageFlags.Writable | PageFlags.User);
 
-    /// <summary>Address of the 4 KiB PTE for a linear address below 16 MiB, splitting its 2 MiB page first if needed.</summary>
-    public ulong PteAddress(ulong linear)
-    {
-        ulong pdeAddr = Pd + ((linear >> 21) & 0x1FF) * 8;
-        ulong pde = Read(pdeAddr, 8);
-        if ((pde & PtePs) != 0)
-        {
-            ulong pt = _nextPt;
-            _nextPt += 0x1000;
-            ulong flags = pde & (PteP | PteRw | PteUs);
-            ulong region = pde & ~0x1FFFFFUL & 0x000FFFFFFFFFF000UL;
-            for (ulong i = 0; i < 512; i++) Write(pt + i * 8, 8, (region + (i << 12)) | flags);
-            Write(pdeAddr, 8, pt | PteP | PteRw | PteUs);
-            pde = Read(pdeAddr, 8);
-        }
-        return (pde & 0x000FFFFFFFFFF000UL) + ((linear >> 12) & 0x1FF) * 8;
-    }
+    /// <summary>Address of the 4 KiB PTE for a linear address, splitting its 2 MiB page first if needed.</summary>
+    public ulong PteAddress(ulong linear) => _tables.PteAddress(linear);
 
     /// <summary>Sets the 4 KiB mapping of <paramref name="linear"/>.</summary>
     public void Map4K(ulong linear, ulong phys, ulong flags) => Write(PteAddress(linear), 8, phys | flags);
@@ -148,13 +120,9 @@ internal sealed class BareMetal : IDisposable
         SetGdtEntry(UserCs32, Descriptor(0, 0xFFFFFFFF, 0xB, 3));
         SetGdtEntry(UserDs, Descriptor(0, 0xFFFFFFFF, 0x3, 3));
         SetGdtEntry(UserCs, Descriptor(0, 0xFFFFFFFF, 0xB, 3, l: true, db: false));
-        // 64-bit TSS (busy), 16 bytes.
-        SetGdtEntry(TssSel, Descriptor(TssBase, 0x67, 0xB, 0, s: false, db: false, g: false));
-        Write(GdtBase + TssSel + 8, 8, TssBase >> 32);
-        Write(TssBase + 4, 8, Rsp0);
-        Write(TssBase + 0x24, 8, Ist1);
-        Write(TssBase + 0x2C, 8, Ist2);
-        Write(TssBase + 0x66, 2, 0x68); // I/O bitmap base: right after the TSS (beyond the limit until extended)
+        _gdt.Tss64(TssSel, TssBase, busy: true);
+        // I/O bitmap base right after the TSS (beyond the limit until a test extends it).
+        new TssBuilder(Memory, TssBase).Rsp(0, Rsp0).Ist(1, Ist1).Ist(2, Ist2);
 
         var c = Cpu;
         c.Gdtr = new TableRegister { Base = GdtBase, Limit = 0x4F };

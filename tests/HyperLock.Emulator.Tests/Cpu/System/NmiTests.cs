@@ -2,6 +2,7 @@ using HyperLock.Emulator.Cpu;
 using HyperLock.Emulator.Cpu.Execution;
 using HyperLock.Emulator.Devices;
 using HyperLock.Emulator.Machine;
+using HyperLock.Emulator.Time;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 using static HyperLock.Emulator.Tests.Cpu.SystemInstructions.BareMetal;

@@ -176,7 +176,8 @@ internal static unsafe partial class StringOps
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool FastEligible(Cpu c, ref Insn i) =>
         (i.Attr & (InsnAttr.Rep | InsnAttr.RepNe)) != 0 && c.Bitness == 64 && i.AddrSize == 8 && !c.DF
-        && !c.DataBreakpointsArmed; // element by element, so that data breakpoints see every access
+        && !c.DataBreakpointsArmed // element by element, so that data breakpoints see every access
+        && !c.Observed; // observed runs report every element through the slow path
 
     /// <summary>REP MOVS, forward, 64-bit: page-sized memmove where source and destination do not overlap forwards.</summary>
     private static void MovsFast<E>(Cpu c, ref Insn i) where E : struct, ISize

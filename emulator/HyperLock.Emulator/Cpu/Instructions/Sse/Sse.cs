@@ -16,7 +16,7 @@ internal interface IVecOp
 /// <summary>
 /// SSE through SSE4.2 (legacy encodings), integer and floating point. The families live in
 /// the other partial files: SseMove, SseInteger, SseFloat, SseConvert, SseString. The MMX
-/// forms (mm operands) are in SseMmx.
+/// forms (mm operands) are in SseMmx; AES-NI, PCLMULQDQ and SHA in SseCrypto.
 /// Every handler starts with <see cref="Cpu.SseAvailable"/> (#UD/#NM rules), then reads the
 /// source through <see cref="Cpu.XmmSrc"/> (16-byte memory operands must be aligned) or the
 /// unaligned/narrow variants, and commits only after all accesses and MXCSR checks succeeded.
@@ -42,6 +42,7 @@ internal static unsafe partial class Sse
         RegisterConvert();
         RegisterString();
         RegisterMmx();
+        RegisterCrypto();
     }
 
     // ---- registration helpers ----------------------------------------------------------

@@ -41,6 +41,7 @@ internal static unsafe partial class SystemOps
         ulong baseAddr = c.In64BitMode ? c.ReadMem64(ea + 2) : c.ReadMem32((uint)(ea + 2));
         if (c.Faulted) return false;
         if (!c.In64BitMode && i.Code is Code.Lgdt_m1632_16 or Code.Lidt_m1632_16) baseAddr &= 0xFFFFFF;
+        if (c.In64BitMode && !Cpu.IsCanonical(baseAddr)) { c.RaiseGp(0); return false; } // LGDT/LIDT: #GP(0)
         t = new TableRegister { Base = baseAddr, Limit = limit };
         return true;
     }
@@ -107,6 +108,7 @@ internal static unsafe partial class SystemOps
         if (!Cpu.DescPresent(d)) { c.RaiseFault(Vector.NP, err); return false; }
         seg = Cpu.DecodeDescriptor(sel, d);
         seg.Base |= (high & 0xFFFFFFFF) << 32;
+        if (c.LongModeActive && !Cpu.IsCanonical(seg.Base)) { c.RaiseGp(err); return false; } // as Bochs and KVM: #GP(selector)
         return true;
     }
 

@@ -875,20 +875,4 @@ public static class Fp
         hi = (ushort)(((top / 10) << 4) | (top % 10) | (a.Sign ? 0x8000u : 0u));
         return true;
     }
-
-    // ---- double-precision bridge (transcendentals) ---------------------------------------------
-
-    /// <summary>Nearest double (no exceptions); used by the transcendental instructions.</summary>
-    public static double ToHostDouble(Float80 a)
-    {
-        var c = new FpContext { Rc = 0, Precision = 64, Masks = 0x3F };
-        return BitConverter.UInt64BitsToDouble(ToDouble(a, ref c));
-    }
-
-    /// <summary>Exact widening of a host double into a register value.</summary>
-    public static Float80 FromHostDouble(double d)
-    {
-        var c = new FpContext { Rc = 0, Precision = 64, Masks = 0x3F };
-        return FromDouble(BitConverter.DoubleToUInt64Bits(d), ref c);
-    }
 }

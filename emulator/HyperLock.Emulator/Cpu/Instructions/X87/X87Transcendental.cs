@@ -6,13 +6,15 @@ namespace HyperLock.Emulator.Cpu.Instructions;
 /// <summary>
 /// x87 transcendental instructions: FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1.
 /// <para>
-/// Precision caveat: the functions are evaluated in IEEE double precision (System.Math, then
-/// widened exactly), so results carry about 53 significant bits instead of the x87's 64 and
-/// may differ from hardware in the last 11+ bits; the multiplications by Y in FYL2X/FYL2XP1
-/// are done in extended precision. Argument reduction for FSIN/FCOS/FPTAN is the host's exact
-/// reduction, not the x87's 66-bit pi, so large arguments differ more. Results are deterministic
-/// for a given .NET runtime and C library; special cases (NaN, infinities, zeros, the
-/// |x| ≥ 2^63 out-of-range rule with C2 = 1, invalid operands) follow the SDM exactly.
+/// The functions are evaluated in software with a 128-bit significand (<see cref="X87Math"/>)
+/// and rounded once to the 64-bit significand per the rounding control, so results are within
+/// one ulp of the true value (SDM Vol. 1 8.3.10 promises less than one ulp in round-to-nearest)
+/// and C1 reports whether the magnitude was rounded up. Precision control does not apply to
+/// these instructions (SDM Vol. 1 8.1.5.2). FSIN/FCOS/FSINCOS/FPTAN reduce their argument
+/// modulo the x87's 66-bit π exactly as the hardware does, so large arguments give the
+/// hardware's results, not the mathematically exact ones. Special operands (NaN, infinities,
+/// zeros, the |x| ≥ 2^63 out-of-range rule with C2 = 1, invalid operands, #Z of FYL2X) follow
+/// the SDM's tables; denormal operands raise #D and are computed with their full value.
 /// </para>
 /// </summary>
 internal static unsafe partial class X87
@@ -28,6 +30,9 @@ internal static unsafe partial class X87
         Set(Code.Fyl2x, &Fyl2x);
         Set(Code.Fyl2xp1, &Fyl2x);
     }
+
+    /// <summary>An unmasked #D (or #IA, #Z) stops the instruction before it computes anything (no #P, no result).</summary>
+    private static bool Faulted(in FpContext ctx) => !MayCommit(ctx, PreRegister);
 
     /// <summary>|x| &lt; 2^63: the operand range of FSIN, FCOS, FSINCOS, FPTAN.</summary>
     private static bool InTrigRange(Float80 x) => x.Exponent < Float80.Bias + 63;
@@ -54,17 +59,6 @@ internal static unsafe partial class X87
         }
         if (u.Denormal) ctx.Flags |= Fp.DE;
         return true;
-    }
-
-    /// <summary>A double result rounded into the destination precision; inexact unless exact by construction.</summary>
-    private static Float80 FromResult(double d, ref FpContext ctx)
-    {
-        var v = Fp.FromHostDouble(d);
-        var u = Fp.Unpack(v);
-        if (u.Kind != Fp.Class.Finite) return v;
-        var r = Fp.RoundPack(u.Sign, u.Exp, (UInt128)u.Sig << 64, ref ctx);
-        ctx.Flags |= Fp.PE;
-        return r;
     }
 
     /// <summary>FSIN, FCOS, FPTAN (FPTAN pushes 1.0 after the tangent).</summary>
@@ -95,11 +89,17 @@ internal static unsafe partial class X87
                 return;
             }
             if (x.IsZero) r = i.Code == Code.Fcos ? Float80.One : x; // exact: no #P
+            else if (Faulted(ctx)) r = x;
             else if (IsTiny(x)) r = i.Code switch { Code.Fcos => TinyCos(x, ref ctx), Code.Fptan => TinyOdd(x, +1, ref ctx), _ => TinyOdd(x, -1, ref ctx) };
             else
             {
-                double d = Fp.ToHostDouble(x);
-                r = FromResult(i.Code switch { Code.Fcos => Math.Cos(d), Code.Fptan => Math.Tan(d), _ => Math.Sin(d) }, ref ctx);
+                X87Math.SinCos(Fp.Unpack(x), out var sin, out var cos);
+                r = i.Code switch
+                {
+                    Code.Fcos => cos.Round(ref ctx),
+                    Code.Fptan => (sin / cos).Inexact().Round(ref ctx),
+                    _ => sin.Round(ref ctx),
+                };
             }
         }
         else r = special;
@@ -125,14 +125,16 @@ internal static unsafe partial class X87
     /// here rather than through double precision, which would flush denormals to zero. This
     /// matches the host (AMD EPYC) for FSIN and FCOS in every rounding mode; its FPTAN differs in
     /// the last bit for some such inputs. Denormal operands follow the host: FSIN/FPTAN return x
-    /// unchanged and FCOS returns 1.0, with #P (and #U for x), C1 = 0, in every rounding mode.
+    /// unchanged and FCOS returns 1.0, with #P (and #U for x), C1 = 0, in every rounding mode;
+    /// pseudo-denormals give the normalized result with #D and #P.
     /// </summary>
     private static bool IsTiny(Float80 x) => x.Exponent < Float80.Bias - 33;
 
     /// <summary>sin (direction -1) or tan (+1) of a tiny non-zero x.</summary>
     private static Float80 TinyOdd(Float80 x, int direction, ref FpContext ctx)
     {
-        if (x.IsDenormal)
+        // A pseudo-denormal (J set) is computed like the smallest normals it equals, as on the host.
+        if (x.IsDenormal && (x.Mantissa & Float80.JBit) == 0)
         {
             ctx.Flags |= Fp.UE | Fp.PE;
             return x;
@@ -140,7 +142,7 @@ internal static unsafe partial class X87
         var u = Fp.Unpack(x);
         UInt128 v = (UInt128)u.Sig << 64;
         v = direction < 0 ? v - UInt128.One : v + UInt128.One;
-        return Fp.RoundPack(u.Sign, u.Exp, v, ref ctx);
+        return new WideFloat(u.Sign, u.Exp - Float80.Bias, v).Round(ref ctx);
     }
 
     /// <summary>cos of a tiny non-zero x: just below 1.</summary>
@@ -151,7 +153,7 @@ internal static unsafe partial class X87
             ctx.Flags |= Fp.PE;
             return Float80.One;
         }
-        return Fp.RoundPack(false, Float80.Bias, ((UInt128)Float80.JBit << 64) - UInt128.One, ref ctx);
+        return new WideFloat(false, 0, ((UInt128)Float80.JBit << 64) - UInt128.One).Round(ref ctx);
     }
 
     /// <summary>FSINCOS: ST(0) ← sine, then push the cosine.</summary>
@@ -181,6 +183,7 @@ internal static unsafe partial class X87
                 s = x;
                 co = Float80.One;
             }
+            else if (Faulted(ctx)) s = co = x;
             else if (IsTiny(x))
             {
                 s = TinyOdd(x, -1, ref ctx);
@@ -188,9 +191,12 @@ internal static unsafe partial class X87
             }
             else
             {
-                double d = Fp.ToHostDouble(x);
-                s = FromResult(Math.Sin(d), ref ctx);
-                co = FromResult(Math.Cos(d), ref ctx);
+                X87Math.SinCos(Fp.Unpack(x), out var sin, out var cos);
+                s = sin.Round(ref ctx);
+                // C1 reports the sine's rounding, as on the host (AMD EPYC); the cosine adds only its flags.
+                var cosCtx = ctx;
+                co = cos.Round(ref cosCtx);
+                ctx.Flags |= cosCtx.Flags & ~Fp.C1;
             }
         }
         else s = co = special;
@@ -199,15 +205,6 @@ internal static unsafe partial class X87
         if (!ok) return;
         c.St(0) = s;
         c.FpuPush(co);
-    }
-
-    /// <summary>Scales two finite values by a common power of two into double range (for atan2).</summary>
-    private static double ScaledDouble(Float80 v, int shift)
-    {
-        var u = Fp.Unpack(v);
-        if (u.Kind != Fp.Class.Finite) return Fp.ToHostDouble(v);
-        int e = Math.Clamp(u.Exp - shift, -2000, 0x7FFE);
-        return Fp.ToHostDouble(new Float80((ushort)((u.Sign ? 0x8000 : 0) | Math.Max(e, 0)), e > 0 ? u.Sig : 0));
     }
 
     /// <summary>FPATAN: ST(1) ← atan2(ST(1), ST(0)), pop.</summary>
@@ -234,11 +231,7 @@ internal static unsafe partial class X87
         else
         {
             if (ux.Denormal || uy.Denormal) ctx.Flags |= Fp.DE;
-            int shift = 0;
-            if (ux.Kind == Fp.Class.Finite && uy.Kind == Fp.Class.Finite) shift = Math.Max(ux.Exp, uy.Exp) - Float80.Bias;
-            double dy = ScaledDouble(y, shift), dx = ScaledDouble(x, shift);
-            double a = Math.Atan2(dy, dx);
-            r = uy.Kind == Fp.Class.Zero && !ux.Sign ? y : FromResult(a, ref ctx);
+            r = Faulted(ctx) ? y : ArcTangent(ux, uy, ref ctx);
         }
         bool ok = MayCommit(ctx, PreRegister);
         Record(c, ctx, ok);
@@ -247,22 +240,22 @@ internal static unsafe partial class X87
         c.FpuPop();
     }
 
-    /// <summary>expm1 without a library expm1: Kahan's correction of exp(y) - 1.</summary>
-    private static double ExpM1(double y)
+    /// <summary>
+    /// atan2(y, x) per SDM Table 3-29: zeros and infinities give 0, ±π/4, ±π/2, ±3π/4 or ±π
+    /// (every one but the exact zeros inexact); finite operands are computed in
+    /// <see cref="X87Math.Atan2"/>.
+    /// </summary>
+    private static Float80 ArcTangent(in Fp.Unpacked ux, in Fp.Unpacked uy, ref FpContext ctx)
     {
-        double u = Math.Exp(y);
-        if (u == 1.0) return y;
-        double um1 = u - 1.0;
-        if (um1 == -1.0) return -1.0;
-        return um1 * y / Math.Log(u);
-    }
-
-    /// <summary>log1p without a library log1p: Kahan's correction of log(1 + x).</summary>
-    private static double Log1P(double x)
-    {
-        double u = 1.0 + x;
-        if (u == 1.0) return x;
-        return Math.Log(u) * x / (u - 1.0);
+        bool xInf = ux.Kind == Fp.Class.Infinity, yInf = uy.Kind == Fp.Class.Infinity;
+        // +0 or -0 for y = ±0 (or finite y against x = +∞) with x not negative: exact.
+        if ((uy.Kind == Fp.Class.Zero || (!yInf && xInf)) && !ux.Sign) return new Float80(uy.Sign ? (ushort)0x8000 : (ushort)0, 0);
+        WideFloat a;
+        if (yInf && xInf) a = ux.Sign ? X87Math.Pi - X87Math.Pi.Scale(-2) : X87Math.Pi.Scale(-2);
+        else if (yInf) a = X87Math.HalfPi;
+        else if (xInf) a = X87Math.Pi; // x = -∞, y finite
+        else return X87Math.Atan2(WideFloat.FromUnpacked(uy), WideFloat.FromUnpacked(ux)).Round(ref ctx);
+        return a.WithSign(uy.Sign).Inexact().Round(ref ctx);
     }
 
     /// <summary>F2XM1: ST(0) ← 2^ST(0) - 1 (defined for -1 ≤ ST(0) ≤ 1).</summary>
@@ -284,7 +277,18 @@ internal static unsafe partial class X87
             case Fp.Class.Infinity: r = u.Sign ? Float80.One.Negate() : x; break;
             default:
                 if (u.Denormal) ctx.Flags |= Fp.DE;
-                r = FromResult(ExpM1(Fp.ToHostDouble(x) * Math.Log(2.0)), ref ctx);
+                var w = WideFloat.FromUnpacked(u);
+                if (Faulted(ctx)) r = x;
+                else if (w.Exp < 0) r = X87Math.Exp2M1(w).Round(ref ctx);
+                else
+                {
+                    // |x| ≥ 1. ±1 give the exact 1 and -0.5; beyond, the SDM leaves the result undefined
+                    // and the host (AMD EPYC) returns the operand unchanged. All report #P as on the host,
+                    // which also sets C1 for +1 only.
+                    bool one = WideFloat.CompareMagnitude(w, WideFloat.One) == 0;
+                    r = one ? (u.Sign ? new Float80(0xBFFE, Float80.JBit) : Float80.One) : x;
+                    ctx.Flags |= Fp.PE | (one && !u.Sign ? Fp.C1 : 0);
+                }
                 break;
         }
         CommitSt0(c, r, ctx);
@@ -312,7 +316,12 @@ internal static unsafe partial class X87
         Float80 r;
         if (ux.Kind == Fp.Class.Unsupported || uy.Kind == Fp.Class.Unsupported) { ctx.Flags |= Fp.IE; r = Float80.Indefinite; }
         else if (Fp.IsNaNClass(ux.Kind) || Fp.IsNaNClass(uy.Kind)) r = Fp.PropagateNaN(x, y, ref ctx);
-        else r = Log2Times(x, y, ux, uy, p1, ref ctx);
+        else
+        {
+            r = Log2Times(ux, uy, p1, ref ctx);
+            // #IA and #Z outrank #D (SDM Vol. 1 4.9.2); the host reports only the higher one.
+            if ((ctx.Flags & (Fp.IE | Fp.ZE)) != 0) ctx.Flags &= ~Fp.DE;
+        }
         bool ok = MayCommit(ctx, PreRegister);
         Record(c, ctx, ok);
         if (!ok) return;
@@ -320,50 +329,75 @@ internal static unsafe partial class X87
         c.FpuPop();
     }
 
-    private static Float80 Log2Times(Float80 x, Float80 y, in Fp.Unpacked ux, in Fp.Unpacked uy, bool plusOne, ref FpContext ctx)
+    private static Float80 SignedInfinity(bool negative) => new((ushort)(negative ? 0xFFFF : 0x7FFF), Float80.JBit);
+
+    private static Float80 SignedZero(bool negative) => new(negative ? (ushort)0x8000 : (ushort)0, 0);
+
+    /// <summary>
+    /// y · log2(x) (FYL2X) or y · log2(1 + x) (FYL2XP1) per SDM Tables 3-50 and 3-51: the
+    /// logarithm and the product are formed in 128 bits and rounded once.
+    /// </summary>
+    private static Float80 Log2Times(in Fp.Unpacked ux, in Fp.Unpacked uy, bool plusOne, ref FpContext ctx)
     {
         if (ux.Denormal || uy.Denormal) ctx.Flags |= Fp.DE;
-        // log2 of the argument as a register value (exact for the special points).
-        Float80 l;
+        bool yZero = uy.Kind == Fp.Class.Zero, yInf = uy.Kind == Fp.Class.Infinity;
+        WideFloat l; // the logarithm, finite
         if (!plusOne)
         {
             if (ux.Sign && ux.Kind != Fp.Class.Zero) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
             if (ux.Kind == Fp.Class.Zero)
             {
-                if (uy.Kind == Fp.Class.Zero) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
-                if (uy.Kind != Fp.Class.Infinity) ctx.Flags |= Fp.ZE;
-                return new Float80((ushort)(uy.Sign ? 0x7FFF : 0xFFFF), Float80.JBit); // -inf * y
+                // log2(±0) = -∞: y · -∞, #Z for finite non-zero y.
+                if (yZero) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
+                if (!yInf) ctx.Flags |= Fp.ZE;
+                return SignedInfinity(!uy.Sign);
             }
             if (ux.Kind == Fp.Class.Infinity)
             {
-                if (uy.Kind == Fp.Class.Zero) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
-                return new Float80((ushort)(uy.Sign ? 0xFFFF : 0x7FFF), Float80.JBit);
+                if (yZero) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
+                return SignedInfinity(uy.Sign);
             }
-            if (x == Float80.One) l = Float80.Zero;
-            else
-            {
-                // log2(Sig * 2^(e-63)) = (e) + log2(Sig / 2^63), Sig / 2^63 in [1, 2).
-                int e = ux.Exp - Float80.Bias;
-                double m = Fp.ToHostDouble(new Float80(Float80.Bias, ux.Sig));
-                l = FromResult(e + Math.Log2(m), ref ctx);
-            }
+            l = X87Math.Log2(WideFloat.FromUnpacked(ux));
         }
         else
         {
             if (ux.Kind == Fp.Class.Infinity)
             {
-                if (ux.Sign || uy.Kind == Fp.Class.Zero) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
-                return new Float80((ushort)(uy.Sign ? 0xFFFF : 0x7FFF), Float80.JBit);
+                if (ux.Sign || yZero) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
+                return SignedInfinity(uy.Sign);
             }
-            double dx = Fp.ToHostDouble(x);
-            if (dx <= -1.0) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
-            if (ux.Kind == Fp.Class.Zero) l = x;
-            else l = FromResult(Log1P(dx) / Math.Log(2.0), ref ctx);
+            if (ux.Kind == Fp.Class.Zero)
+            {
+                // log2(1 ± 0) = ±0: y · ±0, invalid for infinite y.
+                if (yInf) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
+                return SignedZero(ux.Sign ^ uy.Sign);
+            }
+            var wx = WideFloat.FromUnpacked(ux);
+            if (ux.Sign && WideFloat.CompareMagnitude(wx, WideFloat.One) >= 0)
+            {
+                // x ≤ -1: undefined in the SDM. The host (AMD EPYC) returns x for finite non-zero y
+                // (with #P), and the signed zero or infinity of y times a negative value otherwise.
+                if (yZero) return SignedZero(!uy.Sign);
+                if (yInf) return SignedInfinity(!uy.Sign);
+                if (Faulted(ctx)) return Float80.Indefinite;
+                ctx.Flags |= Fp.PE;
+                return new Float80((ushort)(0x8000 | ux.Exp), ux.Sig);
+            }
+            l = X87Math.Log2OnePlus(wx);
         }
-        if (uy.Kind == Fp.Class.Infinity && l.IsZero) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
-        int flags = ctx.Flags;
-        var r = Fp.Mul(y, l, ref ctx);
-        ctx.Flags |= flags;
+        if (l.IsZero)
+        {
+            // log2(1) = +0 exactly: y · +0, invalid for infinite y.
+            if (yInf) { ctx.Flags |= Fp.IE; return Float80.Indefinite; }
+            return SignedZero(uy.Sign);
+        }
+        if (Faulted(ctx)) return Float80.Indefinite; // unmasked #D: nothing is written
+        if (yZero) return SignedZero(uy.Sign ^ l.Neg);
+        if (yInf) return SignedInfinity(uy.Sign ^ l.Neg);
+        // #P even when the product is exact (x a power of two, or 1 + x = 1/2), as on the host (AMD EPYC).
+        var r = (WideFloat.FromUnpacked(uy) * l).Round(ref ctx);
+        ctx.Flags |= Fp.PE;
+        if (r.Exponent == 0) ctx.Flags |= Fp.UE; // tiny and (so reported) inexact
         return r;
     }
 }

@@ -1,4 +1,4 @@
-namespace HyperLock.Verifier.Policy;
+namespace HyperLock.Abi;
 
 /// <summary>
 /// The runtime services a confined hypervisor asks for through <c>int GATE</c> (SPEC §5).

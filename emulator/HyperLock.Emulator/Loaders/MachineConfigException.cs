@@ -1,4 +1,4 @@
-namespace HyperLock.Emulator.Machine;
+namespace HyperLock.Emulator.Loaders;
 
 /// <summary>
 /// Unusable machine input: a truncated or corrupt kernel or initrd, an unknown kernel format,

@@ -3,11 +3,12 @@ using HyperLock.Emulator.Loaders;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
-namespace HyperLock.Benchmarks;
+namespace HyperLock.Emulator.Workloads;
 
 /// <summary>
-/// Guest workloads for the emulator-speed benchmarks, assembled with Iced. Each ends in INT3;
-/// their instruction counts are exact and deterministic, so MIPS = count / time.
+/// Guest workloads for the emulator-speed benchmarks and the tests, assembled with Iced. Each
+/// ends in INT3; their instruction counts are exact and deterministic, so MIPS = count / time.
+/// The loop bodies come from <see cref="WorkloadCode"/>, which the VMX tests and benchmarks use too.
 /// </summary>
 public static class CpuWorkloads
 {
@@ -41,25 +42,8 @@ public static class CpuWorkloads
         switch (name)
         {
             case IntegerLoop:
-            {
-                // Ten instructions per iteration: the classic interpreter dispatch test.
-                var top = a.CreateLabel();
-                a.mov(ecx, 1_000_000);
-                a.xor(eax, eax);
-                a.xor(edx, edx);
-                a.Label(ref top);
-                a.add(rax, rcx);
-                a.xor(rdx, rax);
-                a.lea(rbx, __[rax + rdx * 2]);
-                a.sub(rbx, 7);
-                a.and(rbx, 0xFFFF);
-                a.or(rdx, rbx);
-                a.shr(rdx, 1);
-                a.inc(rsi);
-                a.dec(rcx);
-                a.jnz(top);
+                WorkloadCode.IntegerLoop(a, WorkloadCode.IntegerLoopIterations);
                 break;
-            }
             case RepMemcpy:
             {
                 var top = a.CreateLabel();
@@ -115,28 +99,11 @@ public static class CpuWorkloads
             case Fib:
             {
                 var fib = a.CreateLabel();
-                var small = a.CreateLabel();
                 var done = a.CreateLabel();
                 a.mov(edi, 25);
                 a.call(fib);
                 a.jmp(done);
-                a.Label(ref fib);             // rax = fib(rdi)
-                a.cmp(rdi, 2);
-                a.jb(small);
-                a.push(rdi);
-                a.dec(rdi);
-                a.call(fib);
-                a.pop(rdi);
-                a.push(rax);
-                a.sub(rdi, 2);
-                a.call(fib);
-                a.pop(rcx);
-                a.add(rax, rcx);
-                a.add(rdi, 2);
-                a.ret();
-                a.Label(ref small);
-                a.mov(rax, rdi);
-                a.ret();
+                WorkloadCode.FibonacciFunction(a, fib);
                 a.Label(ref done);
                 break;
             }
