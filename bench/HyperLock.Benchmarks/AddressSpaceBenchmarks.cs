@@ -1,11 +1,10 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Memory;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Benchmarks;
 
@@ -62,12 +61,12 @@ public sealed class AddressSpaceBenchMachine : IDisposable
     private const ulong NoFlush = 1UL << 63;
 
     private readonly PhysicalMemory _memory;
-    public CpuCore Cpu { get; }
+    public Cpu Cpu { get; }
 
     public AddressSpaceBenchMachine(bool pcid, int iterations)
     {
         _memory = new PhysicalMemory(16 << 20);
-        Cpu = new CpuCore(_memory);
+        Cpu = new Cpu(_memory);
         foreach (ulong space in new[] { SpaceA, SpaceB })
         {
             ulong pdpt = space + 0x1000, pd = space + 0x2000, pt = space + 0x3000;

@@ -2,13 +2,12 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using HyperLock.Emulator.Builders;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Memory;
 using HyperLock.Emulator.Vmx;
 using HyperLock.Emulator.Workloads;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 using F = HyperLock.Emulator.Vmx.VmcsField;
 
 namespace HyperLock.Benchmarks;
@@ -87,13 +86,13 @@ public sealed class VmxBenchMachine : IDisposable
         Ept = 0x40000, EptEnd = 0x80000, HostStack = 0x80000, GuestStack = 0x90000, HostCode = 0x100000, GuestCode = 0x200000, Data = 0x300000;
 
     private readonly PhysicalMemory _memory;
-    public CpuCore Cpu { get; }
+    public Cpu Cpu { get; }
     private readonly ulong _restart;
 
     private VmxBenchMachine(Action<Assembler> guest, bool ept, bool bare)
     {
         _memory = new PhysicalMemory(64 << 20);
-        Cpu = new CpuCore(_memory);
+        Cpu = new Cpu(_memory);
         var paging = new PageTableBuilder(_memory, new FrameAllocator(_memory, TablesStart, TablesEnd));
         paging.IdentityMap2M(1UL << 30, PageFlags.Writable);
         var gdt = new GdtBuilder(_memory, Gdt, entries: 5);

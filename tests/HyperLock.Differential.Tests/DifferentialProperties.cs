@@ -2,7 +2,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using HyperLock.Differential.Tests.Harness;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor.Execution;
 
 namespace HyperLock.Differential.Tests;
 

@@ -1,5 +1,5 @@
 using HyperLock.Differential.Tests.Harness;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor.Execution;
 using Iced.Intel;
 
 namespace HyperLock.Differential.Tests;

@@ -13,7 +13,7 @@ public static class GeneratedFile
         sb.Append("//   Do not edit by hand: change the generator and run it again.\n");
         sb.Append($"//   Host CPU vendor when generated: {vendor}. {notes}\n");
         sb.Append("// </auto-generated>\n");
-        sb.Append("namespace HyperLock.Emulator.Tests.Cpu.Sse;\n\n");
+        sb.Append("namespace HyperLock.Emulator.Tests.Processor.Sse;\n\n");
         sb.Append($"public partial class {className}\n{{\n");
         sb.Append("    private const string Table = \"\"\"\n");
         foreach (var r in rows) sb.Append(r).Append('\n');

@@ -3,7 +3,7 @@ using HyperLock.OracleGen;
 // Regenerates the host-oracle tables of tests/HyperLock.Emulator.Tests (the *.g.cs files; never
 // edit those by hand):
 //   dotnet run --project tests/HyperLock.OracleGen -c Release [-- OUTPUT_DIR]
-// OUTPUT_DIR defaults to tests/HyperLock.Emulator.Tests/Cpu/Sse of the repository. Needs x86-64
+// OUTPUT_DIR defaults to tests/HyperLock.Emulator.Tests/Processor/Sse of the repository. Needs x86-64
 // Linux with SSE4.1 and SSSE3. Exit code 0 on success, 2 when the host cannot run the
 // instructions. Rows whose expected value is vendor-specific are not taken from the host (see
 // ScalarSseTable); the summary says how many there were and whether the host agreed.

@@ -24,22 +24,22 @@ public class DecoderCrossCheckTests
         {
             var iced = new IcedDecoder();
             iced.Reset(p, buf.Length);
-            var slow = default(Insn);
+            var slow = default(DecodedInstruction);
             iced.Decode(offset, ref slow);
-            var general = default(Insn);
+            var general = default(DecodedInstruction);
             if (FastDecoder.TryDecodeGeneral(p + offset, offset, ref general))
             {
                 s_fastHits++;
                 if (!Same(general, slow))
                     return $"{Convert.ToHexString(buf, offset, Math.Min(16, buf.Length - offset))}: general {general} / iced {slow}";
             }
-            var turbo = default(Insn);
+            var turbo = default(DecodedInstruction);
             if (FastDecoder.TryDecode(p + offset, offset, ref turbo))
             {
                 s_fastHits++;
                 var expected = slow;
-                if (expected.Kind is InsnKind.AndMask or InsnKind.AndMaskNarrow or InsnKind.MovR32Imm && turbo.Kind == InsnKind.Plain)
-                    expected = expected with { Kind = InsnKind.Plain };
+                if (expected.Kind is InstructionKind.AndMask or InstructionKind.AndMaskNarrow or InstructionKind.MovR32Imm && turbo.Kind == InstructionKind.Plain)
+                    expected = expected with { Kind = InstructionKind.Plain };
                 if (!Same(turbo, expected))
                     return $"{Convert.ToHexString(buf, offset, Math.Min(16, buf.Length - offset))}: turbo {turbo} / iced {slow}";
             }
@@ -47,16 +47,16 @@ public class DecoderCrossCheckTests
         }
     }
 
-    internal static bool Same(Insn a, Insn b)
+    internal static bool Same(DecodedInstruction a, DecodedInstruction b)
     {
         if (a.Kind != b.Kind || a.Length != b.Length) return false;
         switch (a.Kind)
         {
-            case InsnKind.JmpReg or InsnKind.CallReg or InsnKind.AndMask or InsnKind.AndMaskNarrow or InsnKind.Vmread or InsnKind.Vmwrite:
+            case InstructionKind.JmpReg or InstructionKind.CallReg or InstructionKind.AndMask or InstructionKind.AndMaskNarrow or InstructionKind.Vmread or InstructionKind.Vmwrite:
                 return a.Reg == b.Reg;
-            case InsnKind.MovR32Imm:
+            case InstructionKind.MovR32Imm:
                 return a.Reg == b.Reg && a.Value == b.Value;
-            case InsnKind.JmpRel or InsnKind.JccRel or InsnKind.CallRel or InsnKind.Int:
+            case InstructionKind.JmpRel or InstructionKind.JccRel or InstructionKind.CallRel or InstructionKind.Int:
                 return a.Value == b.Value;
             default:
                 return true;

@@ -40,25 +40,25 @@ public class DfaCrossCheckTests
                 return $"{Hex(buf)}: turbo length {turbo}, automaton {len}";
             if (len == 0) return null;
             accepted++;
-            var general = default(Insn);
+            var general = default(DecodedInstruction);
             bool generalOk = FastDecoder.TryDecodeGeneral(p, 0, ref general);
             if (turbo == 0 && !(generalOk && general.Length == len))
                 return $"{Hex(buf)}: automaton accepts {len} bytes, fast decoders do not ({(generalOk ? general.ToString() : "general declines")})";
             var iced = new IcedDecoder();
             iced.Reset(p, buf.Length);
-            var slow = default(Insn);
+            var slow = default(DecodedInstruction);
             iced.Decode(0, ref slow);
             if (slow.Length != len) return $"{Hex(buf)}: automaton length {len}, iced {slow}";
             bool kindOk = end switch
             {
-                FastDecoderDfa.EndPlain => slow.Kind is InsnKind.Plain or InsnKind.AndMask or InsnKind.AndMaskNarrow or InsnKind.MovR32Imm,
-                FastDecoderDfa.EndRel8 => slow.Kind is InsnKind.JmpRel or InsnKind.JccRel && slow.Value == len + (sbyte)buf[len - 1],
-                FastDecoderDfa.EndRel32 => slow.Kind is InsnKind.JmpRel or InsnKind.JccRel && slow.Value == len + BitConverter.ToInt32(buf, len - 4),
-                FastDecoderDfa.EndCall32 => slow.Kind == InsnKind.CallRel && slow.Value == len + BitConverter.ToInt32(buf, len - 4),
-                FastDecoderDfa.EndJmpReg => slow.Kind == InsnKind.JmpReg,
-                FastDecoderDfa.EndCallReg => slow.Kind == InsnKind.CallReg,
-                FastDecoderDfa.EndVmx => slow.Kind is InsnKind.Vmread or InsnKind.Vmwrite,
-                FastDecoderDfa.EndInt => slow.Kind == InsnKind.Int && slow.Value == buf[len - 1],
+                FastDecoderDfa.EndPlain => slow.Kind is InstructionKind.Plain or InstructionKind.AndMask or InstructionKind.AndMaskNarrow or InstructionKind.MovR32Imm,
+                FastDecoderDfa.EndRel8 => slow.Kind is InstructionKind.JmpRel or InstructionKind.JccRel && slow.Value == len + (sbyte)buf[len - 1],
+                FastDecoderDfa.EndRel32 => slow.Kind is InstructionKind.JmpRel or InstructionKind.JccRel && slow.Value == len + BitConverter.ToInt32(buf, len - 4),
+                FastDecoderDfa.EndCall32 => slow.Kind == InstructionKind.CallRel && slow.Value == len + BitConverter.ToInt32(buf, len - 4),
+                FastDecoderDfa.EndJmpReg => slow.Kind == InstructionKind.JmpReg,
+                FastDecoderDfa.EndCallReg => slow.Kind == InstructionKind.CallReg,
+                FastDecoderDfa.EndVmx => slow.Kind is InstructionKind.Vmread or InstructionKind.Vmwrite,
+                FastDecoderDfa.EndInt => slow.Kind == InstructionKind.Int && slow.Value == buf[len - 1],
                 _ => false,
             };
             return kindOk ? null : $"{Hex(buf)}: automaton end {end}, iced {slow}";

@@ -249,19 +249,19 @@ public static class ImageVerifier
         uint before = begins & ((1u << srcRel) - 1);
         if (before == 0 || src > len - FastDecoder.Lookahead) return false;
         int prevPos = bundleStart + 31 - System.Numerics.BitOperations.LeadingZeroCount(before);
-        var ins = default(Insn);
-        var prev = default(Insn);
+        var ins = default(DecodedInstruction);
+        var prev = default(DecodedInstruction);
         if (!FastDecoder.TryDecodeGeneral(p + src, src, ref ins) || src + ins.Length != end) return false;
         if (!FastDecoder.TryDecodeGeneral(p + prevPos, prevPos, ref prev)) return false;
         switch (ins.Kind)
         {
-            case InsnKind.JmpReg or InsnKind.CallReg:
-                if (ins.Reg == 4 || prev.Kind != InsnKind.AndMask || prev.Reg != ins.Reg) return false;
-                return ins.Kind == InsnKind.JmpReg || (end & 31) == 0;
-            case InsnKind.Vmread or InsnKind.Vmwrite:
-                if (prev.Kind != InsnKind.MovR32Imm || prev.Reg != ins.Reg) return false;
+            case InstructionKind.JmpReg or InstructionKind.CallReg:
+                if (ins.Reg == 4 || prev.Kind != InstructionKind.AndMask || prev.Reg != ins.Reg) return false;
+                return ins.Kind == InstructionKind.JmpReg || (end & 31) == 0;
+            case InstructionKind.Vmread or InstructionKind.Vmwrite:
+                if (prev.Kind != InstructionKind.MovR32Imm || prev.Reg != ins.Reg) return false;
                 uint field = (uint)prev.Value;
-                return ins.Kind == InsnKind.Vmread ? VmcsFieldPolicy.MayRead(field) : VmcsFieldPolicy.MayWrite(field);
+                return ins.Kind == InstructionKind.Vmread ? VmcsFieldPolicy.MayRead(field) : VmcsFieldPolicy.MayWrite(field);
             default:
                 return false;
         }
@@ -272,7 +272,7 @@ public static class ImageVerifier
     {
         int fastLimit = useFastPath ? len - FastDecoder.Lookahead : -1;
         var st = new ScanState { PrevPos = -1, Gate = gate, FastLimit = fastLimit };
-        Insn ins = default;
+        DecodedInstruction ins = default;
         int pos = 0;
         fixed (uint* startBits = starts)
         {
@@ -330,7 +330,7 @@ public static class ImageVerifier
                     }
                     DecodeStep(p, pos, fastLimit, iced, ref ins);
                     int end = pos + ins.Length;
-                    if (ins.Kind == InsnKind.Plain && ((pos ^ (end - 1)) & ~31) == 0)
+                    if (ins.Kind == InstructionKind.Plain && ((pos ^ (end - 1)) & ~31) == 0)
                     {
                         startBits[pos >> 5] |= 1u << (pos & 31);
                         st.PrevPos = pos;
@@ -349,11 +349,11 @@ public static class ImageVerifier
 
     /// <summary>Everything but the hot paths: returns the next position.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static unsafe int Other(byte* p, int pos, in Insn ins, ref ScanState st, IcedDecoder iced, uint[] starts, uint[] noTarget,
+    private static unsafe int Other(byte* p, int pos, in DecodedInstruction ins, ref ScanState st, IcedDecoder iced, uint[] starts, uint[] noTarget,
         ref long[] branches, FindingSink sink)
     {
         int bundleEnd = (pos & ~31) + 32;
-        if (ins.Kind == InsnKind.Invalid)
+        if (ins.Kind == InstructionKind.Invalid)
         {
             sink.Add(pos, Rule.Bundles, ins.Value == 1 ? "instruction runs past the end of the image" : "no valid instruction decodes here");
             st.PrevPos = -1;
@@ -368,33 +368,33 @@ public static class ImageVerifier
         }
         switch (ins.Kind)
         {
-            case InsnKind.Forbidden:
+            case InstructionKind.Forbidden:
                 ReportForbidden(pos, in ins, sink);
                 break;
-            case InsnKind.JmpRel or InsnKind.JccRel or InsnKind.CallRel:
+            case InstructionKind.JmpRel or InstructionKind.JccRel or InstructionKind.CallRel:
                 if (st.Branches + 2 > branches.Length) Grow(ref branches);
                 branches[st.Branches++] = pos;
                 branches[st.Branches++] = ins.Value;
-                if (ins.Kind == InsnKind.CallRel && (end & 31) != 0)
+                if (ins.Kind == InstructionKind.CallRel && (end & 31) != 0)
                     sink.Add(pos, Rule.CallAlignment, $"call ends at 0x{end:x}, not at a bundle boundary");
                 break;
-            case InsnKind.JmpReg or InsnKind.CallReg:
+            case InstructionKind.JmpReg or InstructionKind.CallReg:
             {
                 noTarget[pos >> 5] |= 1u << (pos & 31);
                 var prev = DecodePrevious(p, st.PrevPos, st.FastLimit, iced);
                 CheckMask(pos, in ins, prev.Kind, prev.Reg, st.PrevPos, sink);
-                if (ins.Kind == InsnKind.CallReg && (end & 31) != 0)
+                if (ins.Kind == InstructionKind.CallReg && (end & 31) != 0)
                     sink.Add(pos, Rule.CallAlignment, $"call ends at 0x{end:x}, not at a bundle boundary");
                 break;
             }
-            case InsnKind.Vmread or InsnKind.Vmwrite:
+            case InstructionKind.Vmread or InstructionKind.Vmwrite:
             {
                 noTarget[pos >> 5] |= 1u << (pos & 31);
                 var prev = DecodePrevious(p, st.PrevPos, st.FastLimit, iced);
                 CheckVmx(pos, in ins, prev.Kind, prev.Reg, st.PrevPos, prev.Value, sink);
                 break;
             }
-            case InsnKind.Int:
+            case InstructionKind.Int:
                 if (ins.Value != st.Gate)
                     sink.Add(pos, Rule.AllowList, $"int 0x{ins.Value:x2} is not the runtime gate int 0x{st.Gate:x2}");
                 break;
@@ -404,9 +404,9 @@ public static class ImageVerifier
     }
 
     /// <summary>The full classification (masks and field immediates included) of the instruction at <paramref name="prevPos"/>.</summary>
-    private static unsafe Insn DecodePrevious(byte* p, int prevPos, int fastLimit, IcedDecoder iced)
+    private static unsafe DecodedInstruction DecodePrevious(byte* p, int prevPos, int fastLimit, IcedDecoder iced)
     {
-        var prev = default(Insn);
+        var prev = default(DecodedInstruction);
         if (prevPos < 0) return prev; // Invalid: nothing decodable precedes
         if (prevPos > fastLimit || !FastDecoder.TryDecodeGeneral(p + prevPos, prevPos, ref prev)) iced.Decode(prevPos, ref prev);
         return prev;
@@ -421,7 +421,7 @@ public static class ImageVerifier
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void DecodeStep(byte* p, int pos, int fastLimit, IcedDecoder iced, ref Insn ins)
+    private static unsafe void DecodeStep(byte* p, int pos, int fastLimit, IcedDecoder iced, ref DecodedInstruction ins)
     {
         if (pos > fastLimit || !FastDecoder.TryDecode(p + pos, pos, ref ins)) iced.Decode(pos, ref ins);
     }
@@ -449,7 +449,7 @@ public static class ImageVerifier
         branches = bigger;
     }
 
-    private static void ReportForbidden(int pos, in Insn ins, FindingSink sink)
+    private static void ReportForbidden(int pos, in DecodedInstruction ins, FindingSink sink)
     {
         if (ins.Problem == Problem.Code)
         {
@@ -463,16 +463,16 @@ public static class ImageVerifier
             sink.Add(pos, Rule.AllowList, Problems.Describe(ins.Problem));
     }
 
-    private static void CheckMask(int pos, in Insn ins, InsnKind prevKind, int prevReg, int prevPos, FindingSink sink)
+    private static void CheckMask(int pos, in DecodedInstruction ins, InstructionKind prevKind, int prevReg, int prevPos, FindingSink sink)
     {
-        string what = ins.Kind == InsnKind.JmpReg ? "jmp" : "call";
+        string what = ins.Kind == InstructionKind.JmpReg ? "jmp" : "call";
         if (ins.Reg == 4) { sink.Add(pos, Rule.MaskedIndirect, $"indirect {what} through rsp"); return; }
-        if (prevKind == InsnKind.AndMaskNarrow && prevReg == ins.Reg)
+        if (prevKind == InstructionKind.AndMaskNarrow && prevReg == ins.Reg)
         {
             sink.Add(pos, Rule.MaskedIndirect, $"mask is 32-bit; needs 'and r64,-32' before the {what}");
             return;
         }
-        if (prevKind != InsnKind.AndMask)
+        if (prevKind != InstructionKind.AndMask)
         {
             sink.Add(pos, Rule.MaskedIndirect, $"indirect {what} not immediately preceded by 'and {RegName(ins.Reg)},-32'");
             return;
@@ -486,11 +486,11 @@ public static class ImageVerifier
             sink.Add(pos, Rule.MaskedIndirect, $"mask at 0x{prevPos:x} is in another bundle than the {what}");
     }
 
-    private static void CheckVmx(int pos, in Insn ins, InsnKind prevKind, int prevReg, int prevPos, long prevValue, FindingSink sink)
+    private static void CheckVmx(int pos, in DecodedInstruction ins, InstructionKind prevKind, int prevReg, int prevPos, long prevValue, FindingSink sink)
     {
-        bool read = ins.Kind == InsnKind.Vmread;
+        bool read = ins.Kind == InstructionKind.Vmread;
         string what = read ? "vmread" : "vmwrite";
-        if (prevKind != InsnKind.MovR32Imm || prevReg != ins.Reg)
+        if (prevKind != InstructionKind.MovR32Imm || prevReg != ins.Reg)
         {
             sink.Add(pos, Rule.VmcsAccess, $"{what} field register {RegName(ins.Reg)} is not set by the immediately preceding 'mov r32,imm32'");
             return;

@@ -1,10 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
-using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Loaders;
 using HyperLock.Verifier.Cli;
-using Vectors = HyperLock.Emulator.Cpu.Vector;
+using Vectors = HyperLock.Emulator.Processor.Vector;
 
 namespace HyperLock.Cli.Commands;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Loaders;
 using HyperLock.Verifier.Cli;
 

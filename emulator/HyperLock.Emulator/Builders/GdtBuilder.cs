@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Memory;
 
 namespace HyperLock.Emulator.Builders;
@@ -76,8 +76,8 @@ public sealed class GdtBuilder
     /// <summary>The segment register the processor would load from <paramref name="selector"/>.</summary>
     public SegmentRegister Segment(ushort selector)
     {
-        if ((selector & ~3) == 0) return HyperLock.Emulator.Cpu.Cpu.NullSegment(selector);
-        var seg = HyperLock.Emulator.Cpu.Cpu.DecodeDescriptor(selector, Get(selector));
+        if ((selector & ~3) == 0) return HyperLock.Emulator.Processor.Cpu.NullSegment(selector);
+        var seg = HyperLock.Emulator.Processor.Cpu.DecodeDescriptor(selector, Get(selector));
         return seg;
     }
 

@@ -1,5 +1,4 @@
-using HyperLock.Emulator.Cpu;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
+using HyperLock.Emulator.Processor;
 
 namespace HyperLock.Emulator.Builders;
 
@@ -33,7 +32,7 @@ public sealed record LongModeState
     /// Loads this state into <paramref name="cpu"/> at CPL0 (flat code and data segments, TR busy
     /// 64-bit TSS, LDTR unusable), flushes its TLB and sets RIP, RSP and RFLAGS = 2.
     /// </summary>
-    public void Enter(CpuCore cpu, ulong rip, ulong rsp)
+    public void Enter(Cpu cpu, ulong rip, ulong rsp)
     {
         cpu.Cr3 = Cr3;
         cpu.Cr4 = Cr4;

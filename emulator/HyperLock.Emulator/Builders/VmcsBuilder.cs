@@ -1,8 +1,7 @@
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 using F = HyperLock.Emulator.Vmx.VmcsField;
 
 namespace HyperLock.Emulator.Builders;
@@ -126,10 +125,10 @@ public sealed class VmcsBuilder
     }
 
     /// <summary>
-    /// Writes every field into <paramref name="cpu"/>'s current VMCS (<see cref="CpuCore.WriteVmcsField"/>);
+    /// Writes every field into <paramref name="cpu"/>'s current VMCS (<see cref="Cpu.WriteVmcsField"/>);
     /// false when there is no current VMCS or a field is unsupported or read-only (fields before it are written).
     /// </summary>
-    public bool ApplyTo(CpuCore cpu)
+    public bool ApplyTo(Cpu cpu)
     {
         foreach (var (field, value) in Fields)
             if (!cpu.WriteVmcsField(field, value)) return false;

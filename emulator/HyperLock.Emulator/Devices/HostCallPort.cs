@@ -1,5 +1,5 @@
 using HyperLock.Emulator.Memory;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
+using HyperLock.Emulator.Processor;
 
 namespace HyperLock.Emulator.Devices;
 
@@ -27,11 +27,11 @@ public sealed class HostCallPort : IPortDevice
     /// <summary>RAX after a call number no handler is registered for (-1).</summary>
     public const ulong UnknownCall = ulong.MaxValue;
 
-    private readonly CpuCore _cpu;
+    private readonly Cpu _cpu;
     private readonly PhysicalMemory _memory;
     private readonly Dictionary<uint, Action<HostCallContext>> _handlers = new();
 
-    public HostCallPort(CpuCore cpu, PhysicalMemory memory)
+    public HostCallPort(Cpu cpu, PhysicalMemory memory)
     {
         _cpu = cpu;
         _memory = memory;
@@ -50,9 +50,9 @@ public sealed class HostCallPort : IPortDevice
     {
         Calls++;
         if (_handlers.TryGetValue(value, out var handler)) handler(new HostCallContext(value, _cpu, _memory));
-        else _cpu.R(HyperLock.Emulator.Cpu.Reg.Rax) = UnknownCall;
+        else _cpu.R(HyperLock.Emulator.Processor.Reg.Rax) = UnknownCall;
     }
 }
 
 /// <summary>What a host-call handler sees: the call number, the processor (registers, VMCS) and physical memory.</summary>
-public readonly record struct HostCallContext(uint Number, CpuCore Cpu, PhysicalMemory Memory);
+public readonly record struct HostCallContext(uint Number, Cpu Cpu, PhysicalMemory Memory);

@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor.Execution;
 
 namespace HyperLock.Emulator.Devices;
 

@@ -1,7 +1,7 @@
 using System.Numerics;
 using HyperLock.Emulator.Time;
 using HyperLock.Emulator.Memory;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
+using HyperLock.Emulator.Processor;
 
 namespace HyperLock.Emulator.Devices;
 
@@ -167,13 +167,13 @@ public sealed class LocalApic : IMmioHandler
     /// <summary>IA32_APIC_BASE: APIC global enable.</summary>
     public const ulong BaseEnable = 1UL << 11;
     /// <summary>IA32_APIC_BASE: the page-frame field.</summary>
-    public const ulong BaseAddressMask = ((1UL << CpuCore.MaxPhysAddrBits) - 1) & ~0xFFFUL;
+    public const ulong BaseAddressMask = ((1UL << Cpu.MaxPhysAddrBits) - 1) & ~0xFFFUL;
     /// <summary>DFR power-on value: flat model.</summary>
     public const uint DfrFlat = 0xFFFFFFFF;
 
     private const int LvtCmci = 0, LvtTimer = 1, LvtThermal = 2, LvtPerf = 3, LvtLint0 = 4, LvtLint1 = 5, LvtError = 6;
 
-    private readonly CpuCore _cpu;
+    private readonly Cpu _cpu;
     private readonly VirtualClock _clock;
     private readonly ClockTimer _timer;
     private readonly ulong[] _irr = new ulong[4], _isr = new ulong[4], _tmr = new ulong[4];
@@ -193,7 +193,7 @@ public sealed class LocalApic : IMmioHandler
     /// <summary>Timer interrupts delivered (any mode).</summary>
     public long TimerFires { get; private set; }
 
-    public LocalApic(CpuCore cpu, VirtualClock clock, uint apicId = 0)
+    public LocalApic(Cpu cpu, VirtualClock clock, uint apicId = 0)
     {
         _cpu = cpu;
         _clock = clock;
@@ -306,7 +306,7 @@ public sealed class LocalApic : IMmioHandler
     }
 
     /// <summary>Ends the current decoded block after this instruction so a new interrupt is seen at once.</summary>
-    internal void RequestInterruptCheck() => _cpu.ExitRequest |= CpuCore.ExitEvent;
+    internal void RequestInterruptCheck() => _cpu.ExitRequest |= Cpu.ExitEvent;
 
     /// <summary>Accepts a fixed interrupt (from the I/O APIC, an LVT entry or an IPI).</summary>
     public void AcceptInterrupt(int vector, bool level)
@@ -621,7 +621,7 @@ public sealed class LocalApic : IMmioHandler
     {
         // EOI, TPR, SVR and IPI writes can make an interrupt deliverable: like hardware, take it
         // after this instruction rather than at the end of the decoded block.
-        _cpu.ExitRequest |= CpuCore.ExitEvent;
+        _cpu.ExitRequest |= Cpu.ExitEvent;
         if (X2ApicMode || !GloballyEnabled) { UnhandledAccesses++; return; }
         if ((offset & 0xF) != 0 || size < 4) { UnhandledAccesses++; return; }
         int reg = (int)(offset & 0xFF0);

@@ -1,10 +1,9 @@
-using HyperLock.Emulator.Cpu;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
+using HyperLock.Emulator.Processor;
 
 namespace HyperLock.Emulator.Devices;
 
 /// <summary>
-/// The MSRs the local APIC owns, installed as <see cref="CpuCore.MsrHook"/>: IA32_APIC_BASE
+/// The MSRs the local APIC owns, installed as <see cref="Cpu.MsrHook"/>: IA32_APIC_BASE
 /// (0x1B), IA32_TSC_DEADLINE (0x6E0) and the x2APIC register range 0x800-0x8FF. Anything
 /// else goes to the hook that was installed before (e.g. VMX capability MSRs), then to the
 /// core's own table.
@@ -20,7 +19,7 @@ public sealed class LocalApicMsrs : IMsrHandler
         _next = next;
     }
 
-    public bool TryRead(CpuCore cpu, uint index, out ulong value, out bool fault)
+    public bool TryRead(Cpu cpu, uint index, out ulong value, out bool fault)
     {
         fault = false;
         switch (index)
@@ -42,7 +41,7 @@ public sealed class LocalApicMsrs : IMsrHandler
         return false;
     }
 
-    public bool TryWrite(CpuCore cpu, uint index, ulong value, out bool fault)
+    public bool TryWrite(Cpu cpu, uint index, ulong value, out bool fault)
     {
         fault = false;
         switch (index)

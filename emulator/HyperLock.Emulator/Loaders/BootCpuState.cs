@@ -1,6 +1,5 @@
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Memory;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Loaders;
 
@@ -52,17 +51,17 @@ public static class BootCpuState
         }
     }
 
-    private static void Common(CpuCore c, ulong gdtLimit)
+    private static void Common(Cpu c, ulong gdtLimit)
     {
         c.Gdtr = new TableRegister { Base = GdtAddress, Limit = (ushort)gdtLimit };
         c.Idtr = new TableRegister { Base = 0, Limit = 0 };
         c.SetRflags(Bits.Fixed1);
         c.Halted = false;
-        c.MtrrDefType = CpuCore.MtrrDefTypeFirmware; // firmware enables the MTRRs: all memory write-back
+        c.MtrrDefType = Cpu.MtrrDefTypeFirmware; // firmware enables the MTRRs: all memory write-back
     }
 
     /// <summary>Flat 64-bit long mode with paging through the identity tables, interrupts off.</summary>
-    public static void EnterLongMode(CpuCore c, ushort gdtLimit, ushort codeSelector, ushort dataSelector, ulong rip)
+    public static void EnterLongMode(Cpu c, ushort gdtLimit, ushort codeSelector, ushort dataSelector, ulong rip)
     {
         Common(c, gdtLimit);
         c.Cr3 = Pml4Address;
@@ -75,7 +74,7 @@ public static class BootCpuState
     }
 
     /// <summary>Flat 32-bit protected mode, paging off, interrupts off (multiboot, Linux 32-bit entry).</summary>
-    public static void EnterProtectedMode(CpuCore c, ushort gdtLimit, ushort codeSelector, ushort dataSelector, ulong eip)
+    public static void EnterProtectedMode(Cpu c, ushort gdtLimit, ushort codeSelector, ushort dataSelector, ulong eip)
     {
         Common(c, gdtLimit);
         c.Cr3 = 0;
@@ -88,7 +87,7 @@ public static class BootCpuState
     }
 
     /// <summary>Real mode at <paramref name="segment"/>:<paramref name="offset"/>, all segments equal.</summary>
-    public static void EnterRealMode(CpuCore c, ushort segment, ushort offset)
+    public static void EnterRealMode(Cpu c, ushort segment, ushort offset)
     {
         c.Gdtr = new TableRegister { Base = 0, Limit = 0xFFFF };
         c.Idtr = new TableRegister { Base = 0, Limit = 0x3FF };
@@ -101,7 +100,7 @@ public static class BootCpuState
         Finish(c, offset);
     }
 
-    private static void Finish(CpuCore c, ulong rip)
+    private static void Finish(Cpu c, ulong rip)
     {
         c.ForceCpl(0);
         c.UpdateMode();

@@ -1,7 +1,6 @@
 using System.Text;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Memory;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Loaders;
 
@@ -42,7 +41,7 @@ public static class KernelLoader
     }
 
     /// <summary>Loads the kernel (and initrd or modules) into memory and sets up the processor.</summary>
-    public static LoadedKernel Load(BootImage image, PhysicalMemory mem, CpuCore cpu, E820Map map)
+    public static LoadedKernel Load(BootImage image, PhysicalMemory mem, Cpu cpu, E820Map map)
     {
         var format = image.Format == KernelFormat.Auto ? Detect(image.Kernel, image.KernelName) : image.Format;
         return format switch
@@ -68,7 +67,7 @@ public static class KernelLoader
             throw new MachineConfigException($"an initrd or modules can only be given to a Linux or multiboot kernel, not to {format}");
     }
 
-    private static LoadedKernel LoadElf64(BootImage image, PhysicalMemory mem, CpuCore cpu, E820Map map)
+    private static LoadedKernel LoadElf64(BootImage image, PhysicalMemory mem, Cpu cpu, E820Map map)
     {
         RejectInitrd(image, "an ELF64 executable");
         var d = image.Kernel;
@@ -85,7 +84,7 @@ public static class KernelLoader
         return new LoadedKernel(KernelFormat.Elf64, elf.Entry, $"ELF64, {elf.Segments.Count} segment{(elf.Segments.Count == 1 ? "" : "s")}, entry 0x{elf.Entry:x}");
     }
 
-    private static LoadedKernel LoadFlat(BootImage image, PhysicalMemory mem, CpuCore cpu, E820Map map)
+    private static LoadedKernel LoadFlat(BootImage image, PhysicalMemory mem, Cpu cpu, E820Map map)
     {
         RejectInitrd(image, "a flat binary");
         ulong at = image.FlatLoadAddress;
@@ -121,7 +120,7 @@ public static class KernelLoader
         return new LoadedKernel(KernelFormat.Flat, at, $"flat binary, {image.Kernel.Length} bytes at 0x{at:x}, {image.FlatEntry} entry");
     }
 
-    private static void EnterLong(BootImage image, PhysicalMemory mem, CpuCore cpu, ulong entry)
+    private static void EnterLong(BootImage image, PhysicalMemory mem, Cpu cpu, ulong entry)
     {
         WriteCommandLine(image, mem);
         ushort limit = BootCpuState.WriteGdt(mem, 0, BootCpuState.DescCode64, BootCpuState.DescData);
@@ -130,7 +129,7 @@ public static class KernelLoader
         ResetRegisters(cpu);
     }
 
-    private static void ResetRegisters(CpuCore cpu)
+    private static void ResetRegisters(Cpu cpu)
     {
         for (int i = 0; i < 16; i++) cpu.R(i) = 0;
         cpu.R(Reg.Rsp) = BootCpuState.StackTop;

@@ -1,8 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Memory;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Loaders;
 
@@ -104,7 +103,7 @@ public static class LinuxBootProtocol
     }
 
     /// <summary>Loads a bzImage (and initrd) and sets the processor to the chosen entry point.</summary>
-    public static LoadedKernel Load(BootImage image, PhysicalMemory mem, CpuCore cpu, E820Map map)
+    public static LoadedKernel Load(BootImage image, PhysicalMemory mem, Cpu cpu, E820Map map)
     {
         var d = image.Kernel;
         var h = ParseHeader(d);

@@ -1,8 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Memory;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Loaders;
 
@@ -84,7 +83,7 @@ public static class MultibootLoader
         return null;
     }
 
-    public static LoadedKernel Load(BootImage image, PhysicalMemory mem, CpuCore cpu, E820Map map)
+    public static LoadedKernel Load(BootImage image, PhysicalMemory mem, Cpu cpu, E820Map map)
     {
         var d = image.Kernel;
         var h = FindHeader(d) ?? throw new MachineConfigException("kernel: no multiboot header");

@@ -1,7 +1,6 @@
 using HyperLock.Emulator.Builders;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Memory;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Loaders;
 
@@ -22,7 +21,7 @@ public sealed class SnippetEnvironment : IDisposable
     private const ulong PageTableBase = 0x100000;
 
     public PhysicalMemory Memory { get; }
-    public CpuCore Cpu { get; }
+    public Cpu Cpu { get; }
     public ulong CodeSize { get; }
     public ulong ScratchSize { get; }
 
@@ -40,7 +39,7 @@ public sealed class SnippetEnvironment : IDisposable
         CodeSize = ((ulong)code.Length + 0xFFF) & ~0xFFFUL;
         ScratchSize = (scratchSize + 0xFFF) & ~0xFFFUL;
         Memory = new PhysicalMemory(ScratchBase + ScratchSize + (1 << 20));
-        Cpu = new CpuCore(Memory);
+        Cpu = new Cpu(Memory);
         _tables = new PageTableBuilder(Memory, new FrameAllocator(Memory, PageTableBase, CodeBase));
 
         var userBit = user ? PageFlags.User : PageFlags.None;

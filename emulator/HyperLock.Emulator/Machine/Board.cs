@@ -1,8 +1,8 @@
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Devices;
 using HyperLock.Emulator.Memory;
 using HyperLock.Emulator.Time;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
+using HyperLock.Emulator.Processor;
 
 namespace HyperLock.Emulator.Machine;
 
@@ -18,7 +18,7 @@ public sealed class Board : IDisposable
 {
     private readonly List<object> _devices = new();
 
-    internal Board(PhysicalMemory memory, CpuCore cpu, VirtualClock clock, IoBus io)
+    internal Board(PhysicalMemory memory, Cpu cpu, VirtualClock clock, IoBus io)
     {
         Memory = memory;
         Cpu = cpu;
@@ -27,7 +27,7 @@ public sealed class Board : IDisposable
     }
 
     public PhysicalMemory Memory { get; }
-    public CpuCore Cpu { get; }
+    public Cpu Cpu { get; }
     public VirtualClock Clock { get; }
     public IoBus Io { get; }
 

@@ -1,8 +1,7 @@
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Devices;
 using HyperLock.Emulator.Memory;
 using HyperLock.Emulator.Time;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Machine;
 
@@ -74,7 +73,7 @@ public sealed class BoardBuilder
         var memory = new PhysicalMemory(_memorySize);
         try
         {
-            var cpu = new CpuCore(memory, _cpuid) { Log = _log };
+            var cpu = new Cpu(memory, _cpuid) { Log = _log };
             var clock = new VirtualClock(cpu, _tscHz);
             var io = new IoBus { Log = _log };
             cpu.Io = io;

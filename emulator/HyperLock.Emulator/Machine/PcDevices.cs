@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Devices;
 
 namespace HyperLock.Emulator.Machine;

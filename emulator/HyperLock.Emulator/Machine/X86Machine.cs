@@ -1,11 +1,10 @@
 using System.Diagnostics;
-using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Devices;
 using HyperLock.Emulator.Loaders;
 using HyperLock.Emulator.Time;
 using HyperLock.Emulator.Memory;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Machine;
 
@@ -27,7 +26,7 @@ public sealed class X86Machine : IDisposable
     /// <summary>The PC device set on <see cref="Board"/>.</summary>
     public PcDevices Pc { get; }
     public PhysicalMemory Memory => Board.Memory;
-    public CpuCore Cpu => Board.Cpu;
+    public Cpu Cpu => Board.Cpu;
     public VirtualClock Clock => Board.Clock;
     public IoBus Io => Board.Io;
     public InterruptRouter Interrupts => Pc.Interrupts;
@@ -70,7 +69,7 @@ public sealed class X86Machine : IDisposable
 
             if (config.SerialInput != null) Serial.Enqueue(config.SerialInput);
             Kernel = KernelLoader.Load(config.Boot, Memory, Cpu, MemoryMap);
-            if (config.X2Apic && !Cpu.TryWriteMsr(HyperLock.Emulator.Cpu.Msr.ApicBase, LocalApic.BaseMsr | LocalApic.BaseExtd))
+            if (config.X2Apic && !Cpu.TryWriteMsr(HyperLock.Emulator.Processor.Msr.ApicBase, LocalApic.BaseMsr | LocalApic.BaseExtd))
                 throw new MachineConfigException("x2APIC mode is not available in this CPU profile");
         }
         catch

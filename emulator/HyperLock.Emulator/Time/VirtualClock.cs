@@ -1,15 +1,15 @@
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
+using HyperLock.Emulator.Processor;
 
 namespace HyperLock.Emulator.Time;
 
 /// <summary>
 /// Deterministic virtual time and the device timer scheduler. Time is the CPU's
-/// <see cref="CpuCore.Now"/>: one cycle per retired instruction plus the cycles skipped while
+/// <see cref="Cpu.Now"/>: one cycle per retired instruction plus the cycles skipped while
 /// halted. A configured frequency (the TSC frequency, 1 GHz by default: one instruction = 1 ns)
 /// turns cycles into seconds; the PIT, the local APIC timer and the RTC derive their clocks from
 /// it. Devices arm <see cref="ClockTimer"/>s; the clock keeps the CPU's
-/// <see cref="CpuCore.EventDeadline"/> at the earliest armed deadline and fires timers from
-/// <see cref="CpuCore.DeadlineReached"/> in deadline order (ties: creation order), so two runs
+/// <see cref="Cpu.EventDeadline"/> at the earliest armed deadline and fires timers from
+/// <see cref="Cpu.DeadlineReached"/> in deadline order (ties: creation order), so two runs
 /// with the same inputs fire the same timers at the same instruction counts.
 /// </summary>
 public sealed class VirtualClock
@@ -17,7 +17,7 @@ public sealed class VirtualClock
     /// <summary>The default TSC frequency: 1 GHz, one retired instruction per nanosecond.</summary>
     public const ulong DefaultFrequencyHz = 1_000_000_000;
 
-    private readonly CpuCore _cpu;
+    private readonly Cpu _cpu;
     private readonly List<ClockTimer> _timers = new();
 
     /// <summary>Cycles (TSC ticks, retired instructions) per second of virtual time.</summary>
@@ -26,7 +26,7 @@ public sealed class VirtualClock
     /// <summary>Timer callbacks run so far (diagnostics).</summary>
     public long FiredCount { get; private set; }
 
-    public VirtualClock(CpuCore cpu, ulong frequencyHz = DefaultFrequencyHz)
+    public VirtualClock(Cpu cpu, ulong frequencyHz = DefaultFrequencyHz)
     {
         if (frequencyHz == 0) throw new ArgumentOutOfRangeException(nameof(frequencyHz), "The clock frequency must be positive.");
         _cpu = cpu;
@@ -79,7 +79,7 @@ public sealed class VirtualClock
         _cpu.EventDeadline = min;
         // A timer armed by a device access during a block: end the block after this instruction
         // so the run loop recomputes its budget and sees deadlines that are already due.
-        if (armedNow) _cpu.ExitRequest |= CpuCore.ExitEvent;
+        if (armedNow) _cpu.ExitRequest |= Cpu.ExitEvent;
     }
 
     private void OnDeadline()

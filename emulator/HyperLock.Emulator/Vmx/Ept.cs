@@ -1,6 +1,6 @@
 using HyperLock.Emulator.Vmx;
 
-namespace HyperLock.Emulator.Cpu;
+namespace HyperLock.Emulator.Processor;
 
 /// <summary>
 /// Extended page tables (SDM Vol. 3 §29.3): the 4-level guest-physical → host-physical walk

@@ -1,7 +1,7 @@
 using C = HyperLock.Emulator.Vmx.VmxControls;
 using F = HyperLock.Emulator.Vmx.VmcsField;
 
-namespace HyperLock.Emulator.Cpu;
+namespace HyperLock.Emulator.Processor;
 
 /// <summary>
 /// The PDPTE registers of a PAE guest under EPT (SDM Vol. 3 §27.3.2.4, §28.3.4): VM entry loads

@@ -1,6 +1,6 @@
-using HyperLock.Emulator.Cpu.Decode;
+using HyperLock.Emulator.Processor.Decode;
 
-namespace HyperLock.Emulator.Cpu;
+namespace HyperLock.Emulator.Processor;
 
 /// <summary>
 /// A TLB tagged by VMX context, so that VM entries and exits do not flush everything: the

@@ -3,7 +3,7 @@ using F = HyperLock.Emulator.Vmx.VmcsField;
 using C = HyperLock.Emulator.Vmx.VmxControls;
 using Cap = HyperLock.Emulator.Vmx.VmxCapabilities;
 
-namespace HyperLock.Emulator.Cpu;
+namespace HyperLock.Emulator.Processor;
 
 /// <summary>
 /// VM entry (SDM Vol. 3 ch. 27): checks on the VM-execution, exit and entry controls

@@ -1,10 +1,10 @@
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Vmx;
 using F = HyperLock.Emulator.Vmx.VmcsField;
 using C = HyperLock.Emulator.Vmx.VmxControls;
 using Cap = HyperLock.Emulator.Vmx.VmxCapabilities;
 
-namespace HyperLock.Emulator.Cpu;
+namespace HyperLock.Emulator.Processor;
 
 /// <summary>
 /// VM exits (SDM Vol. 3 ch. 28) and event handling in non-root operation: the exception

@@ -118,9 +118,9 @@ public static class VmxCapabilities
 }
 
 /// <summary>Reads of IA32_VMX_* capability MSRs (read-only: writes raise #GP).</summary>
-public sealed class VmxMsrHandler : Cpu.IMsrHandler
+public sealed class VmxMsrHandler : Processor.IMsrHandler
 {
-    public bool TryRead(Cpu.Cpu cpu, uint index, out ulong value, out bool fault)
+    public bool TryRead(Processor.Cpu cpu, uint index, out ulong value, out bool fault)
     {
         fault = false;
         if (!VmxCapabilities.TryRead(index, out value)) return false;
@@ -129,7 +129,7 @@ public sealed class VmxMsrHandler : Cpu.IMsrHandler
         return true;
     }
 
-    public bool TryWrite(Cpu.Cpu cpu, uint index, ulong value, out bool fault)
+    public bool TryWrite(Processor.Cpu cpu, uint index, ulong value, out bool fault)
     {
         fault = VmxCapabilities.TryRead(index, out _);
         return fault;
@@ -137,15 +137,15 @@ public sealed class VmxMsrHandler : Cpu.IMsrHandler
 }
 
 /// <summary>Several MSR handlers consulted in order; the first that owns an MSR answers.</summary>
-public sealed class CompositeMsrHandler : Cpu.IMsrHandler
+public sealed class CompositeMsrHandler : Processor.IMsrHandler
 {
-    private readonly Cpu.IMsrHandler[] _handlers;
+    private readonly Processor.IMsrHandler[] _handlers;
 
-    public CompositeMsrHandler(params Cpu.IMsrHandler[] handlers) => _handlers = handlers;
+    public CompositeMsrHandler(params Processor.IMsrHandler[] handlers) => _handlers = handlers;
 
-    public IReadOnlyList<Cpu.IMsrHandler> Handlers => _handlers;
+    public IReadOnlyList<Processor.IMsrHandler> Handlers => _handlers;
 
-    public bool TryRead(Cpu.Cpu cpu, uint index, out ulong value, out bool fault)
+    public bool TryRead(Processor.Cpu cpu, uint index, out ulong value, out bool fault)
     {
         foreach (var h in _handlers)
             if (h.TryRead(cpu, index, out value, out fault)) return true;
@@ -154,7 +154,7 @@ public sealed class CompositeMsrHandler : Cpu.IMsrHandler
         return false;
     }
 
-    public bool TryWrite(Cpu.Cpu cpu, uint index, ulong value, out bool fault)
+    public bool TryWrite(Processor.Cpu cpu, uint index, ulong value, out bool fault)
     {
         foreach (var h in _handlers)
             if (h.TryWrite(cpu, index, value, out fault)) return true;

@@ -1,5 +1,5 @@
-using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Cpu.Decode;
+using HyperLock.Emulator.Processor;
+using HyperLock.Emulator.Processor.Decode;
 
 namespace HyperLock.Emulator.Vmx;
 

@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Loaders;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;

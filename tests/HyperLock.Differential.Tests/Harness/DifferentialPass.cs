@@ -2,7 +2,7 @@ using System.Diagnostics;
 using FsCheck;
 using FsCheck.Fluent;
 using HyperLock.Differential.Tests.Harness.Native;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor.Execution;
 using Iced.Intel;
 
 namespace HyperLock.Differential.Tests.Harness;

@@ -1,5 +1,5 @@
-using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Loaders;
 
 namespace HyperLock.Differential.Tests.Harness;
@@ -103,7 +103,7 @@ public sealed class EmulatorExecutor : IDisposable
             r.StSignExp[i] = v.SignExp;
         }
         r.Rflags = c.GetRflags();
-        bool int3 = stop.Kind == StopKind.Exception && stop.Vector == HyperLock.Emulator.Cpu.Vector.BP;
+        bool int3 = stop.Kind == StopKind.Exception && stop.Vector == HyperLock.Emulator.Processor.Vector.BP;
         // INT3 is a trap: the intercepted stop leaves RIP after the 0xCC byte.
         r.Rip = int3 ? c.Rip - 1 : c.Rip;
         _env.Memory.ReadBytes(ScratchLayout.DataBase, r.Data);

@@ -1,8 +1,7 @@
 using HyperLock.Emulator.Builders;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Memory;
 using static Iced.Intel.AssemblerRegisters;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Tests.Builders;
 
@@ -33,7 +32,7 @@ public class DescriptorBuilderTests
     public void AnExceptionThroughAnIstGateRunsOnTheIstStack()
     {
         using var memory = new PhysicalMemory(16 << 20);
-        var cpu = new CpuCore(memory) { InterceptExceptions = false };
+        var cpu = new Cpu(memory) { InterceptExceptions = false };
         var tables = new PageTableBuilder(memory, new FrameAllocator(memory, 0x1000, 0x5000));
         tables.IdentityMap2M(16 << 20, PageFlags.Writable);
         var gdt = new GdtBuilder(memory, Gdt, entries: 5);

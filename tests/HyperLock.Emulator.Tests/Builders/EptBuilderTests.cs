@@ -1,5 +1,5 @@
 using HyperLock.Emulator.Builders;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Memory;
 using HyperLock.Emulator.Tests.Vmx;
 using HyperLock.Emulator.Vmx;

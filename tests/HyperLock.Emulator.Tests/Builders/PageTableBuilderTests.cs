@@ -3,7 +3,7 @@ using HyperLock.Emulator.Builders;
 using HyperLock.Emulator.Memory;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
+using HyperLock.Emulator.Processor;
 
 namespace HyperLock.Emulator.Tests.Builders;
 
@@ -12,15 +12,15 @@ public class PageTableBuilderTests
 {
     private const ulong TablesStart = 0x100000, TablesEnd = 0x400000;
 
-    private static (PhysicalMemory Memory, CpuCore Cpu, PageTableBuilder Tables) Fresh()
+    private static (PhysicalMemory Memory, Cpu Cpu, PageTableBuilder Tables) Fresh()
     {
         var memory = new PhysicalMemory(16 << 20);
-        var cpu = new CpuCore(memory) { InterceptExceptions = true };
+        var cpu = new Cpu(memory) { InterceptExceptions = true };
         var tables = new PageTableBuilder(memory, new FrameAllocator(memory, TablesStart, TablesEnd));
         return (memory, cpu, tables);
     }
 
-    private static void Enter(CpuCore cpu, PageTableBuilder tables, ulong rip = 0) =>
+    private static void Enter(Cpu cpu, PageTableBuilder tables, ulong rip = 0) =>
         new LongModeState { Cr3 = tables.Root, GdtBase = 0, TssBase = 0 }.Enter(cpu, rip, 0);
 
     /// <summary>A linear page from a small set of table slots (so mappings share and collide), low or high half.</summary>

@@ -1,7 +1,7 @@
 using HyperLock.Cli;
 using HyperLock.Cli.Commands;
-using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Loaders;
 
 namespace HyperLock.Emulator.Tests.Cli;

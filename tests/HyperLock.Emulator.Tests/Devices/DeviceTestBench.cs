@@ -1,6 +1,6 @@
 using HyperLock.Emulator.Time;
 using HyperLock.Emulator.Memory;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
+using HyperLock.Emulator.Processor;
 
 namespace HyperLock.Emulator.Tests.Devices;
 
@@ -11,12 +11,12 @@ namespace HyperLock.Emulator.Tests.Devices;
 internal sealed class DeviceTestBench : IDisposable
 {
     public PhysicalMemory Memory { get; } = new(1 << 20);
-    public CpuCore Cpu { get; }
+    public Cpu Cpu { get; }
     public VirtualClock Clock { get; }
 
     public DeviceTestBench(ulong hz = VirtualClock.DefaultFrequencyHz)
     {
-        Cpu = new CpuCore(Memory);
+        Cpu = new Cpu(Memory);
         Clock = new VirtualClock(Cpu, hz);
     }
 

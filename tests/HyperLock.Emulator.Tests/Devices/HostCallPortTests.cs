@@ -1,5 +1,5 @@
 using HyperLock.Emulator.Builders;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Devices;
 using HyperLock.Emulator.Machine;
 using HyperLock.Emulator.Tests.Vmx;

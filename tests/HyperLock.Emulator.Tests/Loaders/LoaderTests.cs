@@ -1,10 +1,9 @@
 using System.Buffers.Binary;
 using System.Text;
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Loaders;
 using HyperLock.Emulator.Machine;
 using HyperLock.Emulator.Memory;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Tests.BootLoaders;
 
@@ -12,13 +11,13 @@ internal sealed class LoadRig : IDisposable
 {
     public readonly E820Map Map;
     public readonly PhysicalMemory Mem;
-    public readonly CpuCore Cpu;
+    public readonly Cpu Cpu;
 
     public LoadRig(ulong memory = 64UL << 20)
     {
         Map = E820Map.ForMemory(memory);
         Mem = new PhysicalMemory(Map.PhysicalTop);
-        Cpu = new CpuCore(Mem);
+        Cpu = new Cpu(Mem);
     }
 
     public LoadedKernel Load(BootImage image) => KernelLoader.Load(image, Mem, Cpu, Map);

@@ -1,6 +1,6 @@
 using HyperLock.Emulator.Builders;
-using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Devices;
 using HyperLock.Emulator.Loaders;
 using HyperLock.Emulator.Machine;

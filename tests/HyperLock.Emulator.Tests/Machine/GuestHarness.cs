@@ -47,7 +47,7 @@ internal sealed class GuestHarness : IDisposable
                 Machine.Memory.Write(IdtAddress + (ulong)vector * 16, 8, lo);
                 Machine.Memory.Write(IdtAddress + (ulong)vector * 16 + 8, 8, h >> 32);
             }
-            Machine.Cpu.Idtr = new HyperLock.Emulator.Cpu.TableRegister { Base = IdtAddress, Limit = 0xFFF };
+            Machine.Cpu.Idtr = new HyperLock.Emulator.Processor.TableRegister { Base = IdtAddress, Limit = 0xFFF };
         }
     }
 

@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 using C = HyperLock.Emulator.Vmx.VmxControls;

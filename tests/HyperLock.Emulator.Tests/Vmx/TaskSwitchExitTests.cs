@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Vmx;
 using F = HyperLock.Emulator.Vmx.VmcsField;
 using C = HyperLock.Emulator.Vmx.VmxControls;

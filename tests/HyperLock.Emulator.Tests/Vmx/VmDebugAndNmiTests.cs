@@ -1,9 +1,8 @@
-using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 using F = HyperLock.Emulator.Vmx.VmcsField;
 using C = HyperLock.Emulator.Vmx.VmxControls;
 
@@ -21,7 +20,7 @@ public class VmDebugAndNmiTests
     private const uint DbExit = Interruption.Valid | (3u << 8) | 1u;
 
     /// <summary>An external NMI source: any write to a port raises an NMI at the processor.</summary>
-    private sealed class NmiButton(CpuCore cpu) : IIoBus
+    private sealed class NmiButton(Cpu cpu) : IIoBus
     {
         public uint In(ushort port, int size) => 0xFF;
         public void Out(ushort port, int size, uint value) => cpu.RaiseNmi();

@@ -1,10 +1,9 @@
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 using F = HyperLock.Emulator.Vmx.VmcsField;
 using C = HyperLock.Emulator.Vmx.VmxControls;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 
 namespace HyperLock.Emulator.Tests.Vmx;
 
@@ -60,7 +59,7 @@ public class VmEntryCornerTests
     [InlineData("entry MSR-load list not 16-byte aligned")]
     public void MsrListsOutsideThePhysicalAddressWidthFailEntry(string which)
     {
-        ulong top = 1UL << CpuCore.MaxPhysAddrBits;
+        ulong top = 1UL << Cpu.MaxPhysAddrBits;
         using var m = Launch(t =>
         {
             (uint addr, uint count) = which.StartsWith("exit MSR-store", StringComparison.Ordinal) ? (F.ExitMsrStoreAddr, F.ExitMsrStoreCount)
@@ -78,7 +77,7 @@ public class VmEntryCornerTests
     [Fact]
     public void MsrListEndingAtTheLastAddressPassesTheControlChecks()
     {
-        using var m = Launch(t => { t.Fields[F.EntryMsrLoadAddr] = (1UL << CpuCore.MaxPhysAddrBits) - 16; t.Fields[F.EntryMsrLoadCount] = 1; });
+        using var m = Launch(t => { t.Fields[F.EntryMsrLoadAddr] = (1UL << Cpu.MaxPhysAddrBits) - 16; t.Fields[F.EntryMsrLoadCount] = 1; });
         Assert.False(m.Cpu.ZF, m.Cpu.LastVmxCheckFailure);
         Assert.Equal(0x8000_0000UL | (ulong)ExitReason.MsrLoading, m.Cpu.R(Reg.R12));
     }

@@ -1,5 +1,5 @@
-using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;

@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
@@ -110,7 +110,7 @@ public class VmcsTableTests
 
     private sealed class Fixed(uint index, ulong value) : IMsrHandler
     {
-        public bool TryRead(HyperLock.Emulator.Cpu.Cpu cpu, uint i, out ulong v, out bool fault) { fault = false; v = value; return i == index; }
-        public bool TryWrite(HyperLock.Emulator.Cpu.Cpu cpu, uint i, ulong v, out bool fault) { fault = false; return false; }
+        public bool TryRead(HyperLock.Emulator.Processor.Cpu cpu, uint i, out ulong v, out bool fault) { fault = false; v = value; return i == index; }
+        public bool TryWrite(HyperLock.Emulator.Processor.Cpu cpu, uint i, ulong v, out bool fault) { fault = false; return false; }
     }
 }

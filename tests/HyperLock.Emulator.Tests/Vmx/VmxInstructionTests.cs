@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
@@ -25,7 +25,7 @@ public class VmxInstructionTests
         a.vmptrld(__qword_ptr[VmxMachine.PtrVmcs]);
     }
 
-    private static bool Succeeded(HyperLock.Emulator.Cpu.Cpu c) => !c.CF && !c.ZF;
+    private static bool Succeeded(HyperLock.Emulator.Processor.Cpu c) => !c.CF && !c.ZF;
 
     [Fact]
     public void VmxonVmptrldVmptrstSucceed()

@@ -1,12 +1,11 @@
 using HyperLock.Emulator.Builders;
-using HyperLock.Emulator.Cpu;
-using HyperLock.Emulator.Cpu.Execution;
+using HyperLock.Emulator.Processor;
+using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Machine;
 using HyperLock.Emulator.Memory;
 using HyperLock.Emulator.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
-using CpuCore = HyperLock.Emulator.Cpu.Cpu;
 using F = HyperLock.Emulator.Vmx.VmcsField;
 
 namespace HyperLock.Emulator.Tests.Vmx;
@@ -36,7 +35,7 @@ internal sealed class VmxMachine : IDisposable
     public static readonly LongModeState Host = new() { Cr3 = Pml4, Cr4 = HostCr4, GdtBase = Gdt, IdtBase = Idt, TssBase = Tss };
 
     public PhysicalMemory Memory { get; }
-    public CpuCore Cpu { get; }
+    public Cpu Cpu { get; }
 
     /// <summary>The EPT of the last <see cref="BuildIdentityEpt"/>.</summary>
     public EptBuilder? Ept { get; private set; }
@@ -53,7 +52,7 @@ internal sealed class VmxMachine : IDisposable
     {
         Memory = memory;
         Board = board;
-        Cpu = board?.Cpu ?? new CpuCore(Memory);
+        Cpu = board?.Cpu ?? new Cpu(Memory);
         // PML4, PDPT and PD land at 0x1000, 0x2000, 0x3000.
         var paging = new PageTableBuilder(Memory, new FrameAllocator(Memory, Pml4, Pd + 0x1000));
         paging.IdentityMap2M(1UL << 30, PageFlags.Writable);

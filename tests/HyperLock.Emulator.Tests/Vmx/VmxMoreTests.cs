@@ -1,4 +1,4 @@
-using HyperLock.Emulator.Cpu;
+using HyperLock.Emulator.Processor;
 using HyperLock.Emulator.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
@@ -212,7 +212,7 @@ public class VmxEdgeTests
 /// <summary>A halted guest with IF = 0 is woken by an external interrupt that exits.</summary>
 public class VmxHaltWakeTests
 {
-    private sealed class TimedInterrupt : HyperLock.Emulator.Cpu.Execution.IInterruptController
+    private sealed class TimedInterrupt : HyperLock.Emulator.Processor.Execution.IInterruptController
     {
         public bool Raised;
         public bool HasInterrupt => Raised;

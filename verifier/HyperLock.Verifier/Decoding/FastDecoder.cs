@@ -15,13 +15,13 @@ internal static unsafe class FastDecoder
     public const int Lookahead = 16;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryDecode(byte* p, long offset, ref Insn insn)
+    public static bool TryDecode(byte* p, long offset, ref DecodedInstruction insn)
     {
         int turbo = TurboLength(p);
         if (turbo != 0)
         {
             insn = default;
-            insn.Kind = InsnKind.Plain;
+            insn.Kind = InstructionKind.Plain;
             insn.Length = (byte)turbo;
             return true;
         }
@@ -29,8 +29,8 @@ internal static unsafe class FastDecoder
         if (turbo != 0)
         {
             insn = default;
-            insn.Kind = call ? InsnKind.CallRel : InsnKind.JmpRel;
-            if (!call && !TurboIsUnconditional(p)) insn.Kind = InsnKind.JccRel;
+            insn.Kind = call ? InstructionKind.CallRel : InstructionKind.JmpRel;
+            if (!call && !TurboIsUnconditional(p)) insn.Kind = InstructionKind.JccRel;
             insn.Length = (byte)turbo;
             insn.Value = target;
             return true;
@@ -116,7 +116,7 @@ internal static unsafe class FastDecoder
     /// pseudo-instruction halves, int). Used directly when the kind of a plain-looking
     /// instruction matters (the instruction before a jmp/call rX or vmread/vmwrite).
     /// </summary>
-    public static bool TryDecodeGeneral(byte* p, long offset, ref Insn insn)
+    public static bool TryDecodeGeneral(byte* p, long offset, ref DecodedInstruction insn)
     {
         insn = default;
         int i = 0;
@@ -182,7 +182,7 @@ internal static unsafe class FastDecoder
         if ((e.Flags & FastFlags.ImmZ) != 0) i += osz16 ? 2 : 4;
         if ((e.Flags & FastFlags.Imm16) != 0) i += 2;
 
-        InsnKind kind = InsnKind.Plain;
+        InstructionKind kind = InstructionKind.Plain;
         switch (e.Op)
         {
             case FastOp.Plain:
@@ -190,7 +190,7 @@ internal static unsafe class FastDecoder
             case FastOp.Jcc8:
             case FastOp.Jmp8:
                 if (prefix != 0) return false;
-                kind = e.Op == FastOp.Jcc8 ? InsnKind.JccRel : InsnKind.JmpRel;
+                kind = e.Op == FastOp.Jcc8 ? InstructionKind.JccRel : InstructionKind.JmpRel;
                 insn.Value = offset + i + (sbyte)p[immAt];
                 break;
             case FastOp.Jmp32:
@@ -198,7 +198,7 @@ internal static unsafe class FastDecoder
             case FastOp.Jcc32:
                 if (prefix != 0) return false;
                 i += 4;
-                kind = e.Op == FastOp.Jmp32 ? InsnKind.JmpRel : e.Op == FastOp.Call32 ? InsnKind.CallRel : InsnKind.JccRel;
+                kind = e.Op == FastOp.Jmp32 ? InstructionKind.JmpRel : e.Op == FastOp.Call32 ? InstructionKind.CallRel : InstructionKind.JccRel;
                 insn.Value = offset + i + *(int*)(p + immAt);
                 break;
             case FastOp.MovImm:
@@ -207,7 +207,7 @@ internal static unsafe class FastDecoder
                 else
                 {
                     i += 4;
-                    kind = InsnKind.MovR32Imm;
+                    kind = InstructionKind.MovR32Imm;
                     insn.Reg = (byte)((b & 7) | ((rex & 1) << 3));
                     insn.Value = *(uint*)(p + immAt);
                 }
@@ -218,7 +218,7 @@ internal static unsafe class FastDecoder
                     int imm = b == 0x83 ? (sbyte)p[immAt] : *(int*)(p + immAt);
                     if (imm == -32)
                     {
-                        kind = rexW ? InsnKind.AndMask : InsnKind.AndMaskNarrow;
+                        kind = rexW ? InstructionKind.AndMask : InstructionKind.AndMaskNarrow;
                         insn.Reg = (byte)((modrm & 7) | ((rex & 1) << 3));
                     }
                 }
@@ -226,7 +226,7 @@ internal static unsafe class FastDecoder
             case FastOp.AndAcc:
                 if (!osz16 && *(int*)(p + immAt) == -32)
                 {
-                    kind = rexW ? InsnKind.AndMask : InsnKind.AndMaskNarrow;
+                    kind = rexW ? InstructionKind.AndMask : InstructionKind.AndMaskNarrow;
                     insn.Reg = 0;
                 }
                 break;
@@ -235,7 +235,7 @@ internal static unsafe class FastDecoder
                 if (reg != 0) return false;
                 if (e.Op == FastOp.GrpC6 && b == 0xC7 && modrm >= 0xC0 && !rexW && !osz16)
                 {
-                    kind = InsnKind.MovR32Imm;
+                    kind = InstructionKind.MovR32Imm;
                     insn.Reg = (byte)((modrm & 7) | ((rex & 1) << 3));
                     insn.Value = *(uint*)(p + immAt);
                 }
@@ -258,7 +258,7 @@ internal static unsafe class FastDecoder
                         break;
                     case 2 or 4:
                         if (prefix != 0 || modrm < 0xC0) return false;
-                        kind = reg == 2 ? InsnKind.CallReg : InsnKind.JmpReg;
+                        kind = reg == 2 ? InstructionKind.CallReg : InstructionKind.JmpReg;
                         insn.Reg = (byte)((modrm & 7) | ((rex & 1) << 3));
                         break;
                     default:
@@ -267,12 +267,12 @@ internal static unsafe class FastDecoder
                 break;
             case FastOp.Int:
                 if (prefix != 0) return false;
-                kind = InsnKind.Int;
+                kind = InstructionKind.Int;
                 insn.Value = p[immAt];
                 break;
             case FastOp.Vmread:
             case FastOp.Vmwrite:
-                kind = e.Op == FastOp.Vmread ? InsnKind.Vmread : InsnKind.Vmwrite;
+                kind = e.Op == FastOp.Vmread ? InstructionKind.Vmread : InstructionKind.Vmwrite;
                 insn.Reg = (byte)(reg | ((rex & 4) << 1));
                 break;
             case FastOp.Nop1F:

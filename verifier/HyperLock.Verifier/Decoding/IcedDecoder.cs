@@ -45,7 +45,7 @@ internal sealed unsafe class IcedDecoder
     }
 
     /// <summary>Decode and classify the instruction at <paramref name="offset"/>.</summary>
-    public void Decode(int offset, ref Insn insn)
+    public void Decode(int offset, ref DecodedInstruction insn)
     {
         insn = default;
         _reader.Position = offset;
@@ -53,7 +53,7 @@ internal sealed unsafe class IcedDecoder
         _decoder.Decode(out var instr);
         if (instr.Code == Code.INVALID || instr.Length == 0)
         {
-            insn.Kind = InsnKind.Invalid;
+            insn.Kind = InstructionKind.Invalid;
             insn.Length = 0;
             insn.Value = _decoder.LastError == DecoderError.NoMoreBytes ? 1 : 0;
             return;
@@ -75,7 +75,7 @@ internal sealed unsafe class IcedDecoder
         switch (policy.Kind)
         {
             case PolicyKind.GateOnly:
-                insn.Kind = InsnKind.Int;
+                insn.Kind = InstructionKind.Int;
                 insn.Value = instr.Immediate8;
                 return;
             case PolicyKind.PseudoOnly:
@@ -85,33 +85,33 @@ internal sealed unsafe class IcedDecoder
         switch (instr.FlowControl)
         {
             case FlowControl.UnconditionalBranch:
-                insn.Kind = InsnKind.JmpRel;
+                insn.Kind = InstructionKind.JmpRel;
                 insn.Value = (long)instr.NearBranch64;
                 return;
             case FlowControl.ConditionalBranch:
-                insn.Kind = InsnKind.JccRel;
+                insn.Kind = InstructionKind.JccRel;
                 insn.Value = (long)instr.NearBranch64;
                 return;
             case FlowControl.Call:
-                insn.Kind = InsnKind.CallRel;
+                insn.Kind = InstructionKind.CallRel;
                 insn.Value = (long)instr.NearBranch64;
                 return;
         }
-        insn.Kind = InsnKind.Plain;
+        insn.Kind = InstructionKind.Plain;
         switch (instr.Code)
         {
             case Code.And_rm64_imm8 or Code.And_rm64_imm32 or Code.And_RAX_imm32 or Code.And_rm32_imm8 or Code.And_rm32_imm32 or Code.And_EAX_imm32:
                 if (instr.Op0Kind == OpKind.Register && instr.GetImmediate(1) is var imm)
                 {
                     bool wide = instr.Op0Register.IsGPR64();
-                    if (wide && imm == unchecked((ulong)-32L)) { insn.Kind = InsnKind.AndMask; insn.Reg = RegNum(instr.Op0Register); }
-                    else if (!wide && (uint)imm == 0xFFFF_FFE0u) { insn.Kind = InsnKind.AndMaskNarrow; insn.Reg = RegNum(instr.Op0Register); }
+                    if (wide && imm == unchecked((ulong)-32L)) { insn.Kind = InstructionKind.AndMask; insn.Reg = RegNum(instr.Op0Register); }
+                    else if (!wide && (uint)imm == 0xFFFF_FFE0u) { insn.Kind = InstructionKind.AndMaskNarrow; insn.Reg = RegNum(instr.Op0Register); }
                 }
                 return;
             case Code.Mov_r32_imm32 or Code.Mov_rm32_imm32:
                 if (instr.Op0Kind == OpKind.Register)
                 {
-                    insn.Kind = InsnKind.MovR32Imm;
+                    insn.Kind = InstructionKind.MovR32Imm;
                     insn.Reg = RegNum(instr.Op0Register);
                     insn.Value = instr.Immediate32;
                 }
@@ -119,27 +119,27 @@ internal sealed unsafe class IcedDecoder
         }
     }
 
-    private static void Forbid(ref Insn insn, Problem p)
+    private static void Forbid(ref DecodedInstruction insn, Problem p)
     {
-        insn.Kind = InsnKind.Forbidden;
+        insn.Kind = InstructionKind.Forbidden;
         insn.Problem = p;
     }
 
-    private static void ClassifyPseudo(ref Insn insn, in Instruction instr)
+    private static void ClassifyPseudo(ref DecodedInstruction insn, in Instruction instr)
     {
         switch (instr.Code)
         {
             case Code.Jmp_rm64 or Code.Call_rm64:
                 if (instr.Op0Kind != OpKind.Register) { Forbid(ref insn, Problem.MemoryIndirect); return; }
-                insn.Kind = instr.Code == Code.Jmp_rm64 ? InsnKind.JmpReg : InsnKind.CallReg;
+                insn.Kind = instr.Code == Code.Jmp_rm64 ? InstructionKind.JmpReg : InstructionKind.CallReg;
                 insn.Reg = RegNum(instr.Op0Register);
                 return;
             case Code.Vmread_rm64_r64:
-                insn.Kind = InsnKind.Vmread;
+                insn.Kind = InstructionKind.Vmread;
                 insn.Reg = RegNum(instr.Op1Register);
                 return;
             case Code.Vmwrite_r64_rm64:
-                insn.Kind = InsnKind.Vmwrite;
+                insn.Kind = InstructionKind.Vmwrite;
                 insn.Reg = RegNum(instr.Op0Register);
                 return;
             default:
