@@ -143,17 +143,14 @@ public sealed unsafe partial class Cpu
                 budget = InterruptShadowUntil - Retired;
             if (stepping)
             {
-                bool tf = (RflagsRest & Bits.Tf) != 0, nonRoot = InNonRoot;
-                ulong ripBefore = Rip;
-                RfLoaded = false;
-                if (_observer == null) ExecuteBlock(block, 1);
-                else ExecuteBlockObserved(block, 1);
-                AfterDebugStep(tf, ripBefore, block.Insns[0].Len, nonRoot);
+                BeginDebugStep();
+                budget = 1;
             }
-            else if (_observer == null) ExecuteBlock(block, budget);
+            if (_observer == null) ExecuteBlock(block, budget);
             else ExecuteBlockObserved(block, budget);
             // STI / MOV SS (terminators) ask for a shadow over the next instruction; Retired is exact only here.
             if (InterruptShadowUntil == ShadowAfterThisInstruction) InterruptShadowUntil = Retired + 1;
+            if (stepping) AfterDebugStep(block.Insns[0].Len);
             if ((DbTrapPending | DbTrapHeld) != 0) ResolveDebugTraps();
         }
     }

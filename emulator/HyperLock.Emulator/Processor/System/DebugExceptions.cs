@@ -153,16 +153,30 @@ public sealed partial class Cpu
         RaiseFault(Vector.DB);
     }
 
+    // State at the start of a stepped instruction.
+    private bool _stepTf, _stepNonRoot;
+    private ulong _stepRip;
+
+    /// <summary>Before one stepped instruction: remembers TF, RIP and the VMX mode it starts with.</summary>
+    private void BeginDebugStep()
+    {
+        _stepTf = (RflagsRest & Bits.Tf) != 0;
+        _stepNonRoot = InNonRoot;
+        _stepRip = Rip;
+        RfLoaded = false;
+    }
+
     /// <summary>
-    /// After one stepped instruction: a single-step trap if TF was set when it began (with
-    /// DEBUGCTL.BTF only after a taken branch), and RF cleared unless the instruction loaded it.
+    /// After one stepped instruction of <paramref name="len"/> bytes: a single-step trap if TF was
+    /// set when it began (with DEBUGCTL.BTF only after a taken branch), and RF cleared unless the
+    /// instruction loaded it.
     /// </summary>
-    private void AfterDebugStep(bool tfAtStart, ulong ripBefore, int len, bool nonRootBefore)
+    private void AfterDebugStep(int len)
     {
         if (Faulted) return;
         if (!RfLoaded) RflagsRest &= ~Bits.Rf;
-        if (!tfAtStart || nonRootBefore != InNonRoot) return; // VM entry/exit: the guest/host starts fresh
-        if ((DebugCtl & DebugBits.DebugCtlBtf) != 0 && Rip == ripBefore + (ulong)len) return;
+        if (!_stepTf || _stepNonRoot != InNonRoot) return; // VM entry/exit: the guest/host starts fresh
+        if ((DebugCtl & DebugBits.DebugCtlBtf) != 0 && Rip == _stepRip + (ulong)len) return;
         DbTrapPending |= DebugBits.Dr6Bs;
     }
 
