@@ -52,4 +52,19 @@ if (args.Length > 0 && args[0] == "--quick-switches")
         using (var m = new AddressSpaceBenchMachine(pcid: true, AddressSpaceBenchmarks.Iterations)) Time("CR3 switch + first load, PCID no-flush", m.RunOnce, 2 * AddressSpaceBenchmarks.Iterations);
     return;
 }
+// "--write-verify-images DIR" writes the inputs of README's command-line verify measurement:
+// tiny.bin (32 NOPs: start-up) and real64.bin (the toolchain's realistic mix, seed 1, padded
+// with NOPs to 64 MiB).
+if (args.Length > 1 && args[0] == "--write-verify-images")
+{
+    Directory.CreateDirectory(args[1]);
+    File.WriteAllBytes(Path.Combine(args[1], "tiny.bin"), Enumerable.Repeat((byte)0x90, 32).ToArray());
+    var image = HyperLock.Toolchain.SyntheticProgram.Build(seed: 1, minBytes: 58 << 20).Bytes;
+    var padded = new byte[64 << 20];
+    Array.Fill(padded, (byte)0x90);
+    image.CopyTo(padded, 0);
+    File.WriteAllBytes(Path.Combine(args[1], "real64.bin"), padded);
+    Console.WriteLine($"wrote {args[1]}/tiny.bin and {args[1]}/real64.bin ({image.Length:N0} bytes of code, NOP-padded to 64 MiB)");
+    return;
+}
 BenchmarkSwitcher.FromAssembly(typeof(CpuBenchmarks).Assembly).Run(args);
