@@ -63,7 +63,11 @@ public sealed class IsolationRuntime : IDisposable
         port.Register((uint)HostCall.VmcsLoaded, OnVmcsLoaded);
         port.Register((uint)HostCall.EntryFailed, OnEntryFailed);
         _services = new ServiceTable(this);
+        Budget = new BudgetTimer(Board);
     }
+
+    /// <summary>The host's budget timer (local APIC timer).</summary>
+    public BudgetTimer Budget { get; }
 
     public Board Board { get; }
     public TrampolineCode Trampoline { get; }
@@ -233,6 +237,7 @@ public sealed class IsolationRuntime : IDisposable
     private void EnterHypervisor(Emulator.Cpu.Cpu cpu, Instance inst)
     {
         Transitions++;
+        Budget.Arm(inst.BudgetLeft);
         cpu.R(Reg.Rax) = inst.Confined ? inst.Cr3 : DispatchAction.ResumeInPlace;
     }
 
@@ -243,6 +248,7 @@ public sealed class IsolationRuntime : IDisposable
         ulong f = inst.SaveFramePhysical;
         int vector = (int)mem.Read(f + SaveFrame.VectorOffset, 8);
         Transitions++;
+        inst.BudgetLeft = Budget.Stop();
         if (vector == ServiceRegisters.GateVector)
         {
             inst.GateCalls++;
@@ -255,7 +261,10 @@ public sealed class IsolationRuntime : IDisposable
             }
             return;
         }
-        Contain(c.Cpu, inst, vector < 32 ? "exception in confined code" : "unexpected interrupt in confined code", vector,
+        if (vector >= 32) Budget.Eoi();
+        string reason = vector < 32 ? "exception in confined code"
+            : vector == BudgetTimer.Vector ? "budget exceeded" : "unexpected interrupt in confined code";
+        Contain(c.Cpu, inst, reason, vector,
             mem.Read(f + SaveFrame.RipOffset, 8), mem.Read(f + SaveFrame.ErrorOffset, 8), c.Cpu.Cr2);
     }
 
