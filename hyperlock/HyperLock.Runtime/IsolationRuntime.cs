@@ -197,6 +197,8 @@ public sealed class IsolationRuntime : IDisposable
             mem.Write(HostLayout.GuestRegisterFrame + SaveFrame.RegisterOffset(reg), 8, mem.Read(inst.GuestRegistersPhysical + (ulong)reg * 8, 8));
         }
         cpu.Xcr0 = inst.CpuState.Xcr0;
+        cpu.Cr2 = inst.CpuState.Cr2;
+        foreach (uint msr in MsrAllowList.SwitchedAtEntry) cpu.TryWriteMsr(msr, inst.CpuState.Msrs.GetValueOrDefault(msr));
         cpu.R(Reg.Rax) = inst.Launched ? DispatchAction.ResumeGuest : DispatchAction.LaunchGuest;
         inst.Launched = true;
     }
@@ -217,8 +219,12 @@ public sealed class IsolationRuntime : IDisposable
             int reg = SaveFrame.PushOrder[k];
             mem.Write(inst.GuestRegistersPhysical + (ulong)reg * 8, 8, mem.Read(HostLayout.GuestRegisterFrame + SaveFrame.RegisterOffset(reg), 8));
         }
+        // Per-guest state a VM exit does not switch: keep the guest's, leave the processor clean.
         inst.CpuState.Xcr0 = c.Cpu.Xcr0;
         c.Cpu.Xcr0 = 1;
+        inst.CpuState.Cr2 = c.Cpu.Cr2;
+        c.Cpu.Cr2 = 0;
+        foreach (uint msr in MsrAllowList.SwitchedAtEntry) c.Cpu.TryWriteMsr(msr, 0);
         int reason = (int)(c.Cpu.ReadVmcsField(F.ExitReason) & 0xFFFF);
         // A fresh frame: the hypervisor starts at its validated entry on its own stack, IF = 1.
         ulong f = inst.SaveFramePhysical;

@@ -8,4 +8,6 @@ public sealed class GuestCpuState
 {
     public Dictionary<uint, ulong> Msrs { get; } = new();
     public ulong Xcr0 { get; set; } = 1;
+    /// <summary>The guest's CR2 (a VM exit leaves it in the processor; the runtime saves it there and restores it at entry).</summary>
+    public ulong Cr2 { get; set; }
 }

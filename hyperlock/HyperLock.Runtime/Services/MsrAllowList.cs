@@ -14,6 +14,9 @@ public static class MsrAllowList
 
     public static bool Contains(uint msr) => Allowed.Contains(msr);
 
+    /// <summary>The MSRs the runtime loads into the processor at every VM entry (the guest's values) and clears at every VM exit, so neither the host nor another guest sees them. PAT is switched by the VMCS instead.</summary>
+    public static readonly uint[] SwitchedAtEntry = [SysenterCs, SysenterEsp, SysenterEip, Star, Lstar, Cstar, Fmask, KernelGsBase, TscAux];
+
     /// <summary>True when <paramref name="value"/> is a value the MSR can hold (canonical addresses, valid PAT types).</summary>
     public static bool IsValid(uint msr, ulong value) => msr switch
     {
