@@ -101,6 +101,9 @@ public sealed class IsolationRuntime : IDisposable
         SystemTables.Write(memory, inst.GdtFrame, inst.IdtFrame, inst.TssFrame);
         inst.VmcsFrame = _pool.Allocate();
         memory.Write(inst.VmcsFrame, 4, VmxCapabilities.RevisionId);
+        inst.FxFrame = _pool.Allocate();
+        memory.Write(inst.FxFrame, 2, 0x37F);         // FCW after FNINIT
+        memory.Write(inst.FxFrame + 24, 4, 0x1F80);   // MXCSR at reset
 
         inst.GuestBase = _nextGuestBase;
         _nextGuestBase += guest.MemorySize;
@@ -196,11 +199,19 @@ public sealed class IsolationRuntime : IDisposable
             int reg = SaveFrame.PushOrder[k];
             mem.Write(HostLayout.GuestRegisterFrame + SaveFrame.RegisterOffset(reg), 8, mem.Read(inst.GuestRegistersPhysical + (ulong)reg * 8, 8));
         }
+        CopyFx(inst.FxFrame, HostLayout.GuestFxArea);
         cpu.Xcr0 = inst.CpuState.Xcr0;
         cpu.Cr2 = inst.CpuState.Cr2;
         foreach (uint msr in MsrAllowList.SwitchedAtEntry) cpu.TryWriteMsr(msr, inst.CpuState.Msrs.GetValueOrDefault(msr));
         cpu.R(Reg.Rax) = inst.Launched ? DispatchAction.ResumeGuest : DispatchAction.LaunchGuest;
         inst.Launched = true;
+    }
+
+    private void CopyFx(ulong from, ulong to)
+    {
+        Span<byte> area = stackalloc byte[512];
+        Board.Memory.ReadBytes(from, area);
+        Board.Memory.WriteBytes(to, area);
     }
 
     private void OnEntryFailed(HostCallContext c)
@@ -220,6 +231,7 @@ public sealed class IsolationRuntime : IDisposable
             mem.Write(inst.GuestRegistersPhysical + (ulong)reg * 8, 8, mem.Read(HostLayout.GuestRegisterFrame + SaveFrame.RegisterOffset(reg), 8));
         }
         // Per-guest state a VM exit does not switch: keep the guest's, leave the processor clean.
+        CopyFx(HostLayout.GuestFxArea, inst.FxFrame);
         inst.CpuState.Xcr0 = c.Cpu.Xcr0;
         c.Cpu.Xcr0 = 1;
         inst.CpuState.Cr2 = c.Cpu.Cr2;

@@ -62,6 +62,7 @@ public sealed class TrampolineCode
         // HOST_RIP: the guest's registers are still live; push them where the runtime reads them.
         w.Label("exit");
         PushAll(w);
+        w.Add(Instruction.Create(Code.Fxsave64_m512byte, Absolute(HostLayout.GuestFxArea)));
         Call(w, HostCall.VmExit, hostCallPort);
         w.Branch(Code.Jmp_rel32_64, "dispatch");
 
@@ -88,6 +89,7 @@ public sealed class TrampolineCode
         foreach (var (label, entry) in new[] { ("resumeguest", Code.Vmresume), ("launchguest", Code.Vmlaunch) })
         {
             w.Label(label);
+            w.Add(Instruction.Create(Code.Fxrstor64_m512byte, Absolute(HostLayout.GuestFxArea)));
             w.Add(Instruction.Create(Code.Mov_rm64_imm32, Register.RSP, (int)HostLayout.GuestRegisterFrame));
             PopAll(w);
             w.Add(Instruction.Create(entry));
