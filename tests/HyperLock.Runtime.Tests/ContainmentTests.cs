@@ -146,6 +146,32 @@ public class ContainmentTests
     }
 
     [Fact]
+    public void GateCallsDoNotRefillTheBudget()
+    {
+        // Forever: ~1,000 instructions of work, then a Print. The budget is per exit, not per gate call.
+        var (rt, bad, good) = Run(TestHypervisors.Faulting(a =>
+        {
+            var top = a.CreateLabel();
+            var spin = a.CreateLabel();
+            a.Label(ref top);
+            a.mov(ecx, 500);
+            a.Label(ref spin);
+            a.dec(ecx);
+            a.jnz(spin);
+            a.mov(edi, (uint)'.');
+            a.mov(r11d, (uint)RuntimeService.Print);
+            a.@int(ServiceRegisters.GateVector);
+            a.jmp(top);
+        }), budget: 20_000);
+        using (rt)
+        {
+            Assert.Equal("budget exceeded", bad.Report!.Reason);
+            Assert.InRange(bad.Output.Count, 5, 25); // about budget / 1,000 gate calls, then stopped
+            AssertOtherCarriesOn(good);
+        }
+    }
+
+    [Fact]
     public void AHypervisorThatAbortsIsContainedWithItsCode()
     {
         var (rt, bad, good) = Run(TestHypervisors.Faulting(a =>
