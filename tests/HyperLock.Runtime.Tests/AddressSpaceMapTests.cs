@@ -50,12 +50,26 @@ public class AddressSpaceMapTests
         return null;
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void EveryMappingOfEveryInstanceIsInTheLayoutWithItsRightsAndFrames(bool mapSomeGuestPages)
+    /// <summary>Two instances of the service-probe hypervisor after both ran their guests (it maps a guest page on demand).</summary>
+    private static IsolationRuntime TwoInstancesAfterARun()
     {
-        using var rt = TwoInstances(mapSomeGuestPages);
+        var rt = new IsolationRuntime();
+        var image = rt.Load(ServiceTests.Probe());
+        rt.AddGuest(TestGuests.CpuidAndIo("a"), image);
+        rt.AddGuest(TestGuests.CpuidAndIo("b"), image);
+        rt.Run(5_000_000);
+        Assert.All(rt.Instances, i => Assert.Equal(InstanceState.Finished, i.State));
+        Assert.All(rt.Instances, i => Assert.NotNull(i.Space.Walk(ConfinedLayout.GuestWindow + 0x90 * Page)));
+        return rt;
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void EveryMappingOfEveryInstanceIsInTheLayoutWithItsRightsAndFrames(int when)
+    {
+        using var rt = when == 2 ? TwoInstancesAfterARun() : TwoInstances(mapSomeGuestPages: when == 1);
         var allTableFrames = new HashSet<ulong>(PageTableBuilder.TableFrames(rt.Board.Memory, rt.HostSpace.Root));
         foreach (var inst in rt.Instances)
             allTableFrames.UnionWith(PageTableBuilder.TableFrames(rt.Board.Memory, inst.Cr3));

@@ -24,7 +24,7 @@ public class ServiceTests
     }
 
     /// <summary>A hypervisor that, at its first exit, calls services with good and bad arguments and records each RAX.</summary>
-    private static Loading.HypervisorImage Probe() => TestHypervisors.Build(a =>
+    internal static Loading.HypervisorImage Probe() => TestHypervisors.Build(a =>
     {
         a.mov(r15, rsi);
         a.mov(ecx, 0xC0000080); a.xor(eax, eax); a.xor(edx, edx);
