@@ -52,6 +52,11 @@ run.SetAction(pr => Cli.Guard(() => RunCommand.Run(new RunCommand.Options(
     pr.GetValue(runMemory), pr.GetValue(runMax), pr.GetValue(runSerial), pr.GetValue(runQuiet)), Console.Out, Console.Error)));
 root.Subcommands.Add(run);
 
+var tcbRoot = new Option<string?>("--root") { Description = "Source tree to count (default: found from the current directory)" };
+var tcb = new Command("tcb", "Lines of code of HyperLock's trusted and untrusted parts, beside the paper's figures") { tcbRoot };
+tcb.SetAction(pr => Cli.Guard(() => TcbCommand.Run(pr.GetValue(tcbRoot), Console.Out)));
+root.Subcommands.Add(tcb);
+
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
 {

@@ -34,4 +34,12 @@ public enum RuntimeService : uint
     ReadTsc = 11,
     /// <summary>The hypervisor gives up: stop the instance and its guest, RDI = reason code.</summary>
     Abort = 12,
+    /// <summary>Write a VM-execution control the hypervisor may steer: RDI = field encoding, RSI = value (only bits in the field's mask may differ).</summary>
+    ControlWrite = 13,
+    /// <summary>Set the guest's XCR0 (replaces XSETBV on the guest's behalf): RDI = value.</summary>
+    SetXcr0 = 14,
+    /// <summary>Print one byte to the instance's log: RDI = byte.</summary>
+    Print = 15,
+    /// <summary>The guest is finished: stop the instance and its guest normally, RDI = exit status.</summary>
+    Exit = 16,
 }

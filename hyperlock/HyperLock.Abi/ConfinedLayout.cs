@@ -1,0 +1,41 @@
+namespace HyperLock.Abi;
+
+/// <summary>
+/// Where things are in a confined hypervisor's address space (docs/runtime.md, "Address-space
+/// layout"). The hypervisor sees the same linear addresses in every instance; the physical
+/// frames behind them differ (except the code, one shared copy). Nothing else is mapped.
+/// </summary>
+public static class ConfinedLayout
+{
+    /// <summary>Hypervisor code (shared physical frames), read + execute.</summary>
+    public const ulong Code = 0x0000_0000_0040_0000;
+    /// <summary>Instance data and heap, read + write, no execute. Starts with the <see cref="GuestRegisters"/> area.</summary>
+    public const ulong Data = 0x0000_0000_1000_0000;
+    /// <summary>Instance stack (grows down from <see cref="StackTop"/>; the page below the stack is unmapped).</summary>
+    public const ulong Stack = 0x0000_0000_2000_0000;
+    /// <summary>Guest memory window: guest-physical page g appears at GuestWindow + g * 4 KiB (read + write, no execute).</summary>
+    public const ulong GuestWindow = 0x0000_0040_0000_0000;
+    /// <summary>The trampoline (the same linear address in the host space), read + execute.</summary>
+    public const ulong Trampoline = 0xFFFF_FF80_0000_0000;
+    /// <summary>The CPU structures of confined mode: GDT, IDT, TSS (read-only).</summary>
+    public const ulong SystemTables = 0xFFFF_FF80_0010_0000;
+    public const ulong Gdt = SystemTables, Idt = SystemTables + 0x1000, Tss = SystemTables + 0x2000;
+    /// <summary>The IST stack every vector uses; the trampoline's save area is at its top.</summary>
+    public const ulong IstStack = 0xFFFF_FF80_0020_0000;
+    public const ulong IstStackSize = 0x2000;
+    public const ulong IstTop = IstStack + IstStackSize;
+
+    /// <summary>Selectors of the confined (and host) GDT.</summary>
+    public const ushort CodeSelector = 0x08, DataSelector = 0x10, TssSelector = 0x18;
+
+    /// <summary>
+    /// Offset of the guest's general registers in the instance data: 16 qwords indexed by the
+    /// register number (RAX = 0, RCX = 1, … R15 = 15; the RSP slot is unused: guest RSP is in
+    /// the VMCS). The runtime stores them at a VM exit and loads them at VM entry.
+    /// </summary>
+    public const ulong GuestRegisters = 0;
+    public const ulong GuestRegistersSize = 16 * 8;
+
+    /// <summary>The stack the hypervisor starts on at each entry.</summary>
+    public static ulong StackTop(ulong stackSize) => Stack + stackSize;
+}
