@@ -57,4 +57,17 @@ public class ValidatedStartsTests
         Assert.Equal(0, r.ValidatedStarts.Count);
         Assert.False(r.ValidatedStarts.Contains(1));
     }
+
+    [Fact]
+    public void StartsAreLeftOutWhenNotAskedForAndTheVerdictIsTheSame()
+    {
+        var img = Sample();
+        var full = ImageVerifier.Verify(img.Bytes);
+        var lean = ImageVerifier.Verify(img.Bytes, new VerifierOptions { KeepValidatedStarts = false });
+        Assert.True(full.Accepted);
+        Assert.True(lean.Accepted);
+        Assert.True(full.ValidatedStarts.Count > 0);
+        Assert.Equal(0, lean.ValidatedStarts.Count);
+        Assert.Equal(full.ToText(), lean.ToText());
+    }
 }

@@ -47,7 +47,7 @@ public static class ImageVerifier
         // The branch lists are sized for about one branch per 64 bytes (a compiled program's
         // density) and double when an image has more, instead of being sized for the worst case
         // of a branch every two bytes; the bitmaps are one bit per byte.
-        if (scratch.BranchesA.Length < len / 32) scratch.BranchesA = new long[len / 32];
+        if (scratch.BranchesA.Length < len / 64) scratch.BranchesA = new long[len / 64];
         if (scratch.State.Length < bundles + 1)
         {
             scratch.State = new byte[bundles + 1];
@@ -76,7 +76,7 @@ public static class ImageVerifier
                 if (!sink.Full) CheckEntries(len, options.EntryPoints, sink);
                 sink.Unbind();
             }
-            var validStarts = keepStarts && sink.Findings.Count == 0 ? ValidStarts(starts, noTarget, bundles, len) : InstructionStartSet.Empty;
+            var validStarts = keepStarts && options.KeepValidatedStarts && sink.Findings.Count == 0 ? ValidStarts(starts, noTarget, bundles, len) : InstructionStartSet.Empty;
             return new VerificationResult(len, options.GateVector, sink.Findings, sink.Truncated, validStarts);
         }
         finally

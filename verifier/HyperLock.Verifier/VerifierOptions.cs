@@ -22,6 +22,13 @@ public sealed record VerifierOptions
     /// <summary>Stop collecting findings after this many (the verdict is unaffected).</summary>
     public int MaxFindings { get; init; } = 1000;
 
+    /// <summary>
+    /// Whether an accepted image's <see cref="VerificationResult.ValidatedStarts"/> are copied
+    /// out (one bit per byte of the image). A loader needs them; a caller that only reports the
+    /// verdict and the findings (the <c>verify</c> command) saves the copy and its memory.
+    /// </summary>
+    public bool KeepValidatedStarts { get; init; } = true;
+
     /// <summary>The defaults: gate <c>int 0x82</c>, no declared entries.</summary>
     public static VerifierOptions Default { get; } = new();
 }

@@ -67,7 +67,7 @@ public static class VerifyCommand
         using (bytes)
         {
             if (bytes.Length == 0) return Fail(stderr, $"'{file}' is empty");
-            result = ImageVerifier.Verify(bytes.Span, new VerifierOptions { GateVector = gate, EntryPoints = entries });
+            result = ImageVerifier.Verify(bytes.Span, new VerifierOptions { GateVector = gate, EntryPoints = entries, KeepValidatedStarts = false });
         }
         string name = Path.GetFileName(file);
         stdout.Write(json ? result.ToJson(name) : result.ToText(name));
