@@ -81,6 +81,19 @@ public sealed class IsolationRuntime : IDisposable
     /// <summary>Confined↔host transitions (gate calls, exits dispatched into an instance, events).</summary>
     public long Transitions { get; private set; }
 
+    /// <summary>Raised when an instance is scheduled for the first time (the demo hashes the other parties here).</summary>
+    public event Action<Instance>? InstanceStarting;
+
+    /// <summary>Retired-instruction count at the last hand-over between guest, hypervisor and runtime (per-party counters).</summary>
+    private ulong _mark;
+
+    private ulong SinceMark(Emulator.Processor.Cpu cpu)
+    {
+        ulong n = cpu.Retired - _mark;
+        _mark = cpu.Retired;
+        return n;
+    }
+
     /// <summary>Verifies and loads an image (once; instances share its code). Throws <see cref="ImageRejectedException"/>.</summary>
     public LoadedImage Load(HypervisorImage image) => ImageLoader.Load(image, Board.Memory, _pool);
 
@@ -168,6 +181,8 @@ public sealed class IsolationRuntime : IDisposable
             {
                 _current = inst;
                 inst.State = InstanceState.Running;
+                InstanceStarting?.Invoke(inst);
+                _mark = cpu.Retired;
                 Board.Memory.Write(HostLayout.SlotVmcs, 8, inst.VmcsFrame);
                 cpu.R(Reg.Rax) = inst.Launched ? DispatchAction.LoadVmcs : DispatchAction.ClearAndLoadVmcs;
                 return;
@@ -203,6 +218,7 @@ public sealed class IsolationRuntime : IDisposable
         cpu.Xcr0 = inst.CpuState.Xcr0;
         cpu.Cr2 = inst.CpuState.Cr2;
         foreach (uint msr in MsrAllowList.SwitchedAtEntry) cpu.TryWriteMsr(msr, inst.CpuState.Msrs.GetValueOrDefault(msr));
+        inst.RuntimeInstructions += SinceMark(cpu);
         cpu.R(Reg.Rax) = inst.Launched ? DispatchAction.ResumeGuest : DispatchAction.LaunchGuest;
         inst.Launched = true;
     }
@@ -225,6 +241,7 @@ public sealed class IsolationRuntime : IDisposable
         var inst = _current!;
         var mem = Board.Memory;
         inst.Exits++;
+        inst.GuestInstructions += SinceMark(c.Cpu);
         for (int k = 0; k < SaveFrame.PushOrder.Length; k++)
         {
             int reg = SaveFrame.PushOrder[k];
@@ -238,6 +255,7 @@ public sealed class IsolationRuntime : IDisposable
         c.Cpu.Cr2 = 0;
         foreach (uint msr in MsrAllowList.SwitchedAtEntry) c.Cpu.TryWriteMsr(msr, 0);
         int reason = (int)(c.Cpu.ReadVmcsField(F.ExitReason) & 0xFFFF);
+        if (reason < inst.ExitsByReason.Length) inst.ExitsByReason[reason]++;
         // A fresh frame: the hypervisor starts at its validated entry on its own stack, IF = 1.
         ulong f = inst.SaveFramePhysical;
         for (ulong o = 0; o < SaveFrame.Size; o += 8) mem.Write(f + o, 8, 0);
@@ -255,6 +273,8 @@ public sealed class IsolationRuntime : IDisposable
     private void EnterHypervisor(Emulator.Processor.Cpu cpu, Instance inst)
     {
         Transitions++;
+        inst.Transitions++;
+        inst.RuntimeInstructions += SinceMark(cpu);
         Budget.Arm(inst.BudgetLeft);
         cpu.R(Reg.Rax) = inst.Confined ? inst.Cr3 : DispatchAction.ResumeInPlace;
     }
@@ -266,6 +286,8 @@ public sealed class IsolationRuntime : IDisposable
         ulong f = inst.SaveFramePhysical;
         int vector = (int)mem.Read(f + SaveFrame.VectorOffset, 8);
         Transitions++;
+        inst.Transitions++;
+        inst.HypervisorInstructions += SinceMark(c.Cpu);
         inst.BudgetLeft = Budget.Stop();
         if (vector == ServiceRegisters.GateVector)
         {
