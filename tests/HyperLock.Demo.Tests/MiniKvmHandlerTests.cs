@@ -106,6 +106,60 @@ public class MiniKvmHandlerTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ATimerInterruptRaisedWhileTheGuestHasIfClearWaitsForAnInterruptWindow(bool confined)
+    {
+        const ulong Ticks = 0x8000, Idt = 0x7000, Idtr = 0x7F00;
+        var (inst, rt) = RunGuest(confined, a =>
+        {
+            Iced.Intel.Label isr = a.CreateLabel(), spin = a.CreateLabel();
+            ulong gate = Idt + 0x20 * 16;
+            a.lea(rax, __[isr]);
+            a.mov(__word_ptr[gate], ax);
+            a.mov(__word_ptr[gate + 2], 0x08);
+            a.mov(__word_ptr[gate + 4], 0x8E00);
+            a.shr(rax, 16);
+            a.mov(__word_ptr[gate + 6], ax);
+            a.shr(rax, 16);
+            a.mov(__dword_ptr[gate + 8], eax);
+            a.mov(__word_ptr[Idtr], 0xFFF);
+            a.mov(__qword_ptr[Idtr + 2], (int)Idt);
+            a.lidt(__[Idtr]);
+            foreach (var (port, value) in new (byte, byte)[] { (0x20, 0x11), (0x21, 0x20), (0x21, 0x04), (0x21, 0x01), (0x21, 0xFE), (0x43, 0x34), (0x40, 0xA9), (0x40, 0x04) })
+            {
+                a.mov(al, value);
+                a.@out(port, al);
+            }
+            a.cli();
+            a.mov(ecx, 300_000);             // several preemption-timer slices with IF = 0: IRQ 0 pends
+            a.Label(ref spin);
+            a.dec(ecx);
+            a.jnz(spin);
+            a.sti();
+            a.nop();
+            a.nop();
+            a.mov(eax, __dword_ptr[Ticks]);
+            a.mov(__dword_ptr[Results], eax);
+            Exit(a, 0);
+            a.Label(ref isr);
+            a.inc(__dword_ptr[Ticks]);
+            a.push(rax);
+            a.mov(al, 0x20);
+            a.@out(0x20, al);
+            a.pop(rax);
+            a.iretq();
+        });
+        using (rt)
+        {
+            Assert.True(inst.State == InstanceState.Finished, inst.Report?.ToString());
+            Assert.True(inst.ExitsByReason[52] > 1, "preemption-timer exits while IF = 0");
+            Assert.True(inst.ExitsByReason[7] >= 1, "an interrupt-window exit");
+            Assert.Equal(1UL, rt.Board.Memory.Read(inst.GuestBase + Results, 4)); // the latched IRQ, once, right after STI's shadow
+        }
+    }
+
     private sealed class Writer : CodeWriter
     {
         public readonly List<byte> Bytes = new();
