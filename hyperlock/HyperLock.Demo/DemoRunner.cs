@@ -9,10 +9,14 @@ using HyperLock.Runtime;
 
 namespace HyperLock.Demo;
 
-/// <summary>A party's memory hash when a guest's instance started and when the next one started (or the run ended).</summary>
-public sealed record PartyHash(string Party, string Before, string After)
+/// <summary>
+/// A party's memory, hashed at the start and end of every slice in which a guest's instance had
+/// the CPU: <see cref="Slices"/> slices, <see cref="ChangedSlices"/> of them with a different hash
+/// at the end; <see cref="Before"/>/<see cref="After"/> are the last slice's hashes.
+/// </summary>
+public sealed record PartyHash(string Party, int Slices, int ChangedSlices, string Before, string After)
 {
-    public bool Unchanged => Before == After;
+    public bool Unchanged => ChangedSlices == 0;
 }
 
 /// <summary>What one guest did, as the demo's table shows it.</summary>
@@ -20,9 +24,10 @@ public sealed record GuestResult(
     string Name, bool Confined, string State, int? ExitStatus, bool Correct, string? Report,
     string SerialOutput, string HypercallOutput,
     IReadOnlyDictionary<string, long> ExitsByReason, ulong GuestInstructions, ulong HypervisorInstructions,
-    ulong RuntimeInstructions, long Transitions, long GateCalls, long DeviceRequests, IReadOnlyList<PartyHash> OtherParties);
+    ulong RuntimeInstructions, long Transitions, long GateCalls, long DeviceRequests, int Slices, IReadOnlyList<PartyHash> OtherParties);
 
-public sealed record DemoResult(IReadOnlyList<GuestResult> Guests, long ElapsedMilliseconds)
+/// <summary>The guests' results; <see cref="Schedule"/>: who had the CPU, slice by slice (first letter of each guest's name).</summary>
+public sealed record DemoResult(IReadOnlyList<GuestResult> Guests, string Schedule, long ElapsedMilliseconds)
 {
     public bool Succeeded => Guests.All(g => g.Correct && g.OtherParties.All(p => p.Unchanged));
 }
@@ -46,6 +51,7 @@ public static class DemoRunner
         var watch = Stopwatch.StartNew();
         var image = MiniKvm.Build();
         var results = new List<GuestResult>();
+        string schedule;
         if (confined)
         {
             using var rt = new IsolationRuntime();
@@ -54,7 +60,8 @@ public static class DemoRunner
             var hashes = TrackHashes(rt);
             rt.Run(maxInstructions);
             hashes.Finish();
-            for (int k = 0; k < runs.Count; k++) results.Add(Result(runs[k], Guests[k].Correct, hashes.For(runs[k].Inst)));
+            for (int k = 0; k < runs.Count; k++) results.Add(Result(rt, runs[k], Guests[k].Correct, hashes.For(runs[k].Inst)));
+            schedule = string.Concat(rt.Schedule.Select(id => char.ToUpperInvariant(rt.Instances[id].Guest.Name[0])));
         }
         else
         {
@@ -65,10 +72,11 @@ public static class DemoRunner
                 var hashes = TrackHashes(rt);
                 rt.Run(maxInstructions);
                 hashes.Finish();
-                results.Add(Result(run, Guests[k].Correct, hashes.For(run.Inst)));
+                results.Add(Result(rt, run, Guests[k].Correct, hashes.For(run.Inst)));
             }
+            schedule = "one machine per guest (unconfined: one unconfined instance per machine)";
         }
-        return new DemoResult(results, watch.ElapsedMilliseconds);
+        return new DemoResult(results, schedule, watch.ElapsedMilliseconds);
     }
 
     private sealed record Run1(Instance Inst, GuestDeviceModel Devices);
@@ -86,7 +94,7 @@ public static class DemoRunner
         return new Run1(rt.AddGuest(spec, image, confined, devices), devices);
     }
 
-    private static GuestResult Result(Run1 run, Func<string, string, int?, bool> correct, IReadOnlyList<PartyHash> parties)
+    private static GuestResult Result(IsolationRuntime rt, Run1 run, Func<string, string, int?, bool> correct, IReadOnlyList<PartyHash> parties)
     {
         var inst = run.Inst;
         string serial = Encoding.ASCII.GetString(run.Devices.Serial.Output.ToArray());
@@ -97,7 +105,7 @@ public static class DemoRunner
         bool ok = inst.State == InstanceState.Finished && correct(serial, console, inst.ExitStatus);
         return new GuestResult(inst.Guest.Name, inst.Confined, inst.State.ToString(), inst.ExitStatus, ok, inst.Report?.ToString(),
             serial, console, exits, inst.GuestInstructions, inst.HypervisorInstructions, inst.RuntimeInstructions,
-            inst.Transitions, inst.GateCalls, run.Devices.Requests, parties);
+            inst.Transitions, inst.GateCalls, run.Devices.Requests, rt.Schedule.Count(id => id == inst.Id), parties);
     }
 
     public static string ReasonName(int reason) => reason switch
@@ -121,27 +129,34 @@ public static class DemoRunner
 
     private sealed class HashTracker(IsolationRuntime rt)
     {
-        private readonly Dictionary<Instance, Dictionary<string, string>> _before = new();
-        private readonly Dictionary<Instance, Dictionary<string, string>> _after = new();
+        private readonly Dictionary<Instance, Dictionary<string, PartyHash>> _parties = new();
+        private Dictionary<string, string>? _sliceStart;
         private Instance? _running;
 
-        public void Started(Instance inst)
+        public void Scheduled(Instance inst)
         {
-            if (_running is not null) _after[_running] = Snapshot(_running);
-            _before[inst] = Snapshot(inst);
+            EndSlice();
+            _sliceStart = Snapshot(inst);
             _running = inst;
         }
 
-        public void Finish()
+        public void Finish() => EndSlice();
+
+        private void EndSlice()
         {
-            if (_running is not null) _after[_running] = Snapshot(_running);
+            if (_running is null || _sliceStart is null) return;
+            var end = Snapshot(_running);
+            if (!_parties.TryGetValue(_running, out var parties)) _parties[_running] = parties = new();
+            foreach (var (party, before) in _sliceStart)
+            {
+                var old = parties.GetValueOrDefault(party) ?? new PartyHash(party, 0, 0, before, before);
+                parties[party] = old with { Slices = old.Slices + 1, ChangedSlices = old.ChangedSlices + (before == end[party] ? 0 : 1), Before = before, After = end[party] };
+            }
             _running = null;
         }
 
         public IReadOnlyList<PartyHash> For(Instance inst) =>
-            _before.TryGetValue(inst, out var b) && _after.TryGetValue(inst, out var a)
-                ? b.Keys.Select(k => new PartyHash(k, b[k], a[k])).ToList()
-                : [];
+            _parties.TryGetValue(inst, out var p) ? p.Values.ToList() : [];
 
         /// <summary>Every party but <paramref name="self"/> and its guest: host tables and trampoline, the shared hypervisor code, every other instance and its guest.</summary>
         private Dictionary<string, string> Snapshot(Instance self)
@@ -188,7 +203,7 @@ public static class DemoRunner
     private static HashTracker TrackHashes(IsolationRuntime rt)
     {
         var t = new HashTracker(rt);
-        rt.InstanceStarting += t.Started;
+        rt.InstanceScheduled += t.Scheduled;
         return t;
     }
 }

@@ -27,7 +27,7 @@ public static class MiniKvm
     public const int VcpuInitialised = 0x100, ProcControlsWanted = 0x108, RpcBuffer = 0x200;
 
     /// <summary>Preemption-timer value of one time slice (timer ticks; the timer counts TSC >> rate).</summary>
-    public const uint SliceTimerValue = 2000;
+    public const uint SliceTimerValue = 500;
 
     /// <summary>Abort codes (service Abort): 0x1000 + reason for an exit it does not handle, and these.</summary>
     public const int AbortUnhandledExit = 0x1000, AbortControlRefused = 0x2000, AbortHaltedForever = 0x2001,
@@ -329,9 +329,10 @@ public static class MiniKvm
             a.jmp(_deliver);
         }
 
-        /// <summary>A time slice ended: the device model's clock advances by one slice (its PIT may raise IRQ 0).</summary>
+        /// <summary>A time slice ended: the device model's clock advances by one slice (its PIT may raise IRQ 0), and the CPU is yielded (Halt) to the next instance.</summary>
         private void HandlePreemptionTimer()
         {
+            Service(RuntimeService.Halt);
             a.mov(__qword_ptr[r15 + RpcBuffer + 8], (int)MiniKvmAbi.ClocksPerSlice);
             Rpc(MiniKvmAbi.PortAdvance, isIn: false, size: 4, valueSet: true);
             a.jmp(_deliver);

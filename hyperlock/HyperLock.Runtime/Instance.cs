@@ -58,6 +58,9 @@ public sealed class Instance
     public ulong FxFrame { get; internal set; }
     public bool Launched { get; internal set; }
 
+    /// <summary>Set by Halt: at its next EnterGuest the instance gives the CPU to the next ready one.</summary>
+    internal bool YieldRequested;
+
     /// <summary>Physical address of the save frame the trampoline fills when a vector arrives in this instance's space.</summary>
     public ulong SaveFramePhysical { get; internal set; }
 

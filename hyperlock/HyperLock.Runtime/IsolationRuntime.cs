@@ -81,8 +81,11 @@ public sealed class IsolationRuntime : IDisposable
     /// <summary>Confined↔host transitions (gate calls, exits dispatched into an instance, events).</summary>
     public long Transitions { get; private set; }
 
-    /// <summary>Raised when an instance is scheduled for the first time (the demo hashes the other parties here).</summary>
-    public event Action<Instance>? InstanceStarting;
+    /// <summary>Raised whenever an instance is given the CPU (the demo hashes the other parties here).</summary>
+    public event Action<Instance>? InstanceScheduled;
+
+    /// <summary>The instance ids in the order they were given the CPU (one entry per slice).</summary>
+    public List<int> Schedule { get; } = new();
 
     /// <summary>Retired-instruction count at the last hand-over between guest, hypervisor and runtime (per-party counters).</summary>
     private ulong _mark;
@@ -173,22 +176,38 @@ public sealed class IsolationRuntime : IDisposable
 
     private void OnBoot(HostCallContext c) => ScheduleNext(c.Cpu);
 
+    /// <summary>
+    /// Round robin from the instance after the current one: the first Ready instance runs (a
+    /// launched one re-enters its guest: its hypervisor had finished handling the exit).
+    /// </summary>
     private void ScheduleNext(Emulator.Processor.Cpu cpu)
     {
+        int start = _current is null ? 0 : _current.Id + 1;
         _current = null;
-        foreach (var inst in _instances)
+        for (int k = 0; k < _instances.Count; k++)
+        {
+            var inst = _instances[(start + k) % _instances.Count];
             if (inst.State == InstanceState.Ready)
             {
                 _current = inst;
                 inst.State = InstanceState.Running;
-                InstanceStarting?.Invoke(inst);
+                Schedule.Add(inst.Id);
+                InstanceScheduled?.Invoke(inst);
                 _mark = cpu.Retired;
                 Board.Memory.Write(HostLayout.SlotVmcs, 8, inst.VmcsFrame);
                 cpu.R(Reg.Rax) = inst.Launched ? DispatchAction.LoadVmcs : DispatchAction.ClearAndLoadVmcs;
                 return;
             }
+        }
         cpu.R(Reg.Rax) = DispatchAction.Stop;
         cpu.RequestStop(new StopReason(StopKind.Requested));
+    }
+
+    private bool AnotherReady(Instance inst)
+    {
+        foreach (var other in _instances)
+            if (other != inst && other.State == InstanceState.Ready) return true;
+        return false;
     }
 
     private void OnVmcsLoaded(HostCallContext c)
@@ -296,7 +315,21 @@ public sealed class IsolationRuntime : IDisposable
             switch (outcome)
             {
                 case ServiceOutcome.Resume: EnterHypervisor(c.Cpu, inst); break;
-                case ServiceOutcome.EnterGuest: EnterGuest(c.Cpu, inst); break;
+                case ServiceOutcome.EnterGuest:
+                    if (inst.YieldRequested && AnotherReady(inst))
+                    {
+                        // The hypervisor is done with this exit: its guest's state is in the
+                        // instance (registers, FXSAVE image, VMCS), so the next instance can run.
+                        inst.YieldRequested = false;
+                        inst.State = InstanceState.Ready;
+                        ScheduleNext(c.Cpu);
+                    }
+                    else
+                    {
+                        inst.YieldRequested = false;
+                        EnterGuest(c.Cpu, inst);
+                    }
+                    break;
                 case ServiceOutcome.Stopped: ScheduleNext(c.Cpu); break;
             }
             return;

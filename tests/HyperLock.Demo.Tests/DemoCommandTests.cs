@@ -25,6 +25,20 @@ public class DemoCommandTests
         Assert.Equal(DemoCommand.Table(first, maskTimings: true), DemoCommand.Table(second, maskTimings: true));
     }
 
+    [Fact]
+    public void TheGuestsShareTheCpuInSlicesAndTheirOutputInterleaves()
+    {
+        var lines = new List<string>();
+        var r = DemoRunner.Run(confined: true, (g, l) => lines.Add(g));
+        Assert.True(r.Succeeded);
+        // Round robin from the first instance; each yields at a preemption-timer slice end or HLT.
+        Assert.StartsWith("PTPT", r.Schedule);
+        Assert.All(r.Guests, g => Assert.True(g.Slices >= 2, $"{g.Name}: {g.Slices} slices"));
+        Assert.Equal(r.Schedule.Length, r.Guests.Sum(g => g.Slices));
+        int firstTicker = lines.IndexOf("ticker"), lastPrimes = lines.LastIndexOf("primes");
+        Assert.True(firstTicker < lastPrimes, "the ticker printed before primes finished");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -38,12 +38,14 @@ public static class DemoCommand
             sb.Append($"    {"guest (+ exit stub)",-36} {g.GuestInstructions,8}\n");
             sb.Append($"    {"hypervisor (+ gate/IRETQ paths)",-36} {g.HypervisorInstructions,8}\n");
             sb.Append($"    {"runtime (other trampoline x86)",-36} {g.RuntimeInstructions,8}\n");
+            sb.Append($"  slices {g.Slices}\n");
             sb.Append($"  confined<->host transitions {g.Transitions} (gate calls {g.GateCalls}, device-model requests {g.DeviceRequests})\n");
-            sb.Append("  memory of every other party, hashed when this guest's instance started and when it ended:\n");
+            sb.Append("  memory of every other party, hashed at the start and end of each of this guest's slices (last slice shown):\n");
             foreach (var p in g.OtherParties)
-                sb.Append($"    {p.Party,-36} {p.Before} -> {p.After}  {(p.Unchanged ? "unchanged" : "CHANGED")}\n");
+                sb.Append($"    {p.Party,-36} {p.Before} -> {p.After}  {(p.Unchanged ? $"unchanged in all {p.Slices} slices" : $"CHANGED in {p.ChangedSlices} of {p.Slices} slices")}\n");
         }
-        sb.Append('\n').Append($"{(r.Succeeded ? "both guests finished correctly" : "FAILED")}; elapsed {(maskTimings ? "(masked)" : $"{r.ElapsedMilliseconds} ms")}\n");
+        sb.Append('\n').Append($"schedule: {r.Schedule}\n");
+        sb.Append($"{(r.Succeeded ? "both guests finished correctly" : "FAILED")}; elapsed {(maskTimings ? "(masked)" : $"{r.ElapsedMilliseconds} ms")}\n");
         return sb.ToString();
     }
 

@@ -77,7 +77,8 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
                 r[Reg.Rax] = 0;
                 break;
             case RuntimeService.Halt:
-                r[Reg.Rax] = 0; // nothing else can wake the guest yet: returns at once
+                inst.YieldRequested = true; // returns at once; the CPU goes to the next instance at this one's next EnterGuest
+                r[Reg.Rax] = 0;
                 break;
             case RuntimeService.Print:
                 inst.Output.Add((byte)r[Reg.Rdi]);
