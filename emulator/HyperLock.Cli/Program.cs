@@ -57,6 +57,15 @@ var tcb = new Command("tcb", "Lines of code of HyperLock's trusted and untrusted
 tcb.SetAction(pr => Cli.Guard(() => TcbCommand.Run(pr.GetValue(tcbRoot), Console.Out)));
 root.Subcommands.Add(tcb);
 
+var demoUnconfined = new Option<bool>("--unconfined") { Description = "Run the same mini-KVM image unconfined (the stock-KVM baseline)" };
+var demoJson = new Option<bool>("--json") { Description = "Print the result as JSON (no streamed output)" };
+var demo = new Command("demo", "Two bare-metal guests, each under its own confined instance of the mini-KVM; their output, then a table per guest")
+{
+    demoUnconfined, demoJson,
+};
+demo.SetAction(pr => Cli.Guard(() => DemoCommand.Run(pr.GetValue(demoUnconfined), pr.GetValue(demoJson), Console.Out, Console.Error)));
+root.Subcommands.Add(demo);
+
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
 {

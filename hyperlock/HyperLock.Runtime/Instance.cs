@@ -58,6 +58,9 @@ public sealed class Instance
     public ulong FxFrame { get; internal set; }
     public bool Launched { get; internal set; }
 
+    /// <summary>Set by Halt: at its next EnterGuest the instance gives the CPU to the next ready one.</summary>
+    internal bool YieldRequested;
+
     /// <summary>Physical address of the save frame the trampoline fills when a vector arrives in this instance's space.</summary>
     public ulong SaveFramePhysical { get; internal set; }
 
@@ -76,4 +79,18 @@ public sealed class Instance
     /// <summary>Counters: VM exits handled, gate calls, confined↔host transitions.</summary>
     public long Exits { get; internal set; }
     public long GateCalls { get; internal set; }
+    /// <summary>Confined↔host transitions of this instance (hypervisor entries and gate/event returns).</summary>
+    public long Transitions { get; internal set; }
+    /// <summary>VM exits by basic exit reason.</summary>
+    public long[] ExitsByReason { get; } = new long[80];
+
+    /// <summary>
+    /// Retired instructions by party, split at the host calls: the guest (VM entry to VM exit), the
+    /// hypervisor (its entry to its next gate or event), the runtime (the rest: trampoline x86
+    /// between them; the runtime's C# retires none). Trampoline instructions between a host call
+    /// and the next IRETQ/VMRESUME count for the party entered.
+    /// </summary>
+    public ulong GuestInstructions { get; internal set; }
+    public ulong HypervisorInstructions { get; internal set; }
+    public ulong RuntimeInstructions { get; internal set; }
 }

@@ -81,6 +81,22 @@ public sealed class IsolationRuntime : IDisposable
     /// <summary>Confined↔host transitions (gate calls, exits dispatched into an instance, events).</summary>
     public long Transitions { get; private set; }
 
+    /// <summary>Raised whenever an instance is given the CPU (the demo hashes the other parties here).</summary>
+    public event Action<Instance>? InstanceScheduled;
+
+    /// <summary>The instance ids in the order they were given the CPU (one entry per slice).</summary>
+    public List<int> Schedule { get; } = new();
+
+    /// <summary>Retired-instruction count at the last hand-over between guest, hypervisor and runtime (per-party counters).</summary>
+    private ulong _mark;
+
+    private ulong SinceMark(Emulator.Processor.Cpu cpu)
+    {
+        ulong n = cpu.Retired - _mark;
+        _mark = cpu.Retired;
+        return n;
+    }
+
     /// <summary>Verifies and loads an image (once; instances share its code). Throws <see cref="ImageRejectedException"/>.</summary>
     public LoadedImage Load(HypervisorImage image) => ImageLoader.Load(image, Board.Memory, _pool);
 
@@ -160,20 +176,38 @@ public sealed class IsolationRuntime : IDisposable
 
     private void OnBoot(HostCallContext c) => ScheduleNext(c.Cpu);
 
+    /// <summary>
+    /// Round robin from the instance after the current one: the first Ready instance runs (a
+    /// launched one re-enters its guest: its hypervisor had finished handling the exit).
+    /// </summary>
     private void ScheduleNext(Emulator.Processor.Cpu cpu)
     {
+        int start = _current is null ? 0 : _current.Id + 1;
         _current = null;
-        foreach (var inst in _instances)
+        for (int k = 0; k < _instances.Count; k++)
+        {
+            var inst = _instances[(start + k) % _instances.Count];
             if (inst.State == InstanceState.Ready)
             {
                 _current = inst;
                 inst.State = InstanceState.Running;
+                Schedule.Add(inst.Id);
+                InstanceScheduled?.Invoke(inst);
+                _mark = cpu.Retired;
                 Board.Memory.Write(HostLayout.SlotVmcs, 8, inst.VmcsFrame);
                 cpu.R(Reg.Rax) = inst.Launched ? DispatchAction.LoadVmcs : DispatchAction.ClearAndLoadVmcs;
                 return;
             }
+        }
         cpu.R(Reg.Rax) = DispatchAction.Stop;
         cpu.RequestStop(new StopReason(StopKind.Requested));
+    }
+
+    private bool AnotherReady(Instance inst)
+    {
+        foreach (var other in _instances)
+            if (other != inst && other.State == InstanceState.Ready) return true;
+        return false;
     }
 
     private void OnVmcsLoaded(HostCallContext c)
@@ -203,6 +237,7 @@ public sealed class IsolationRuntime : IDisposable
         cpu.Xcr0 = inst.CpuState.Xcr0;
         cpu.Cr2 = inst.CpuState.Cr2;
         foreach (uint msr in MsrAllowList.SwitchedAtEntry) cpu.TryWriteMsr(msr, inst.CpuState.Msrs.GetValueOrDefault(msr));
+        inst.RuntimeInstructions += SinceMark(cpu);
         cpu.R(Reg.Rax) = inst.Launched ? DispatchAction.ResumeGuest : DispatchAction.LaunchGuest;
         inst.Launched = true;
     }
@@ -225,6 +260,7 @@ public sealed class IsolationRuntime : IDisposable
         var inst = _current!;
         var mem = Board.Memory;
         inst.Exits++;
+        inst.GuestInstructions += SinceMark(c.Cpu);
         for (int k = 0; k < SaveFrame.PushOrder.Length; k++)
         {
             int reg = SaveFrame.PushOrder[k];
@@ -238,6 +274,7 @@ public sealed class IsolationRuntime : IDisposable
         c.Cpu.Cr2 = 0;
         foreach (uint msr in MsrAllowList.SwitchedAtEntry) c.Cpu.TryWriteMsr(msr, 0);
         int reason = (int)(c.Cpu.ReadVmcsField(F.ExitReason) & 0xFFFF);
+        if (reason < inst.ExitsByReason.Length) inst.ExitsByReason[reason]++;
         // A fresh frame: the hypervisor starts at its validated entry on its own stack, IF = 1.
         ulong f = inst.SaveFramePhysical;
         for (ulong o = 0; o < SaveFrame.Size; o += 8) mem.Write(f + o, 8, 0);
@@ -255,6 +292,8 @@ public sealed class IsolationRuntime : IDisposable
     private void EnterHypervisor(Emulator.Processor.Cpu cpu, Instance inst)
     {
         Transitions++;
+        inst.Transitions++;
+        inst.RuntimeInstructions += SinceMark(cpu);
         Budget.Arm(inst.BudgetLeft);
         cpu.R(Reg.Rax) = inst.Confined ? inst.Cr3 : DispatchAction.ResumeInPlace;
     }
@@ -266,6 +305,8 @@ public sealed class IsolationRuntime : IDisposable
         ulong f = inst.SaveFramePhysical;
         int vector = (int)mem.Read(f + SaveFrame.VectorOffset, 8);
         Transitions++;
+        inst.Transitions++;
+        inst.HypervisorInstructions += SinceMark(c.Cpu);
         inst.BudgetLeft = Budget.Stop();
         if (vector == ServiceRegisters.GateVector)
         {
@@ -274,7 +315,21 @@ public sealed class IsolationRuntime : IDisposable
             switch (outcome)
             {
                 case ServiceOutcome.Resume: EnterHypervisor(c.Cpu, inst); break;
-                case ServiceOutcome.EnterGuest: EnterGuest(c.Cpu, inst); break;
+                case ServiceOutcome.EnterGuest:
+                    if (inst.YieldRequested && AnotherReady(inst))
+                    {
+                        // The hypervisor is done with this exit: its guest's state is in the
+                        // instance (registers, FXSAVE image, VMCS), so the next instance can run.
+                        inst.YieldRequested = false;
+                        inst.State = InstanceState.Ready;
+                        ScheduleNext(c.Cpu);
+                    }
+                    else
+                    {
+                        inst.YieldRequested = false;
+                        EnterGuest(c.Cpu, inst);
+                    }
+                    break;
                 case ServiceOutcome.Stopped: ScheduleNext(c.Cpu); break;
             }
             return;

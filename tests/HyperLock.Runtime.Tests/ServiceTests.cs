@@ -162,7 +162,7 @@ public class ServiceTests
             var after = VmcsFields.All.Select(f => cpu.ReadVmcsField(f.Encoding)).ToArray();
             ulong? mask = ControlWritePolicy.MaskOf(field);
             if (status != RuntimeStatus.Ok) return before.SequenceEqual(after);
-            if (mask is null || ((old ^ value) & ~mask.Value) != 0) return false;
+            if (mask is null || cpu.ReadVmcsField(field) != ((old & ~mask.Value) | (value & mask.Value))) return false;
             for (int k = 0; k < before.Length; k++)
                 if (VmcsFields.All[k].Encoding != field && before[k] != after[k]) return false;
             return true;

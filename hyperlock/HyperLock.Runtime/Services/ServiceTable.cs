@@ -77,7 +77,8 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
                 r[Reg.Rax] = 0;
                 break;
             case RuntimeService.Halt:
-                r[Reg.Rax] = 0; // nothing else can wake the guest yet: returns at once
+                inst.YieldRequested = true; // returns at once; the CPU goes to the next instance at this one's next EnterGuest
+                r[Reg.Rax] = 0;
                 break;
             case RuntimeService.Print:
                 inst.Output.Add((byte)r[Reg.Rdi]);
@@ -126,9 +127,11 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
     {
         ulong? mask = ControlWritePolicy.MaskOf(field);
         if (mask is null) return RuntimeStatus.FieldNotAllowed;
+        // Only the masked bits are taken from the request; the rest stay the runtime's (the hypervisor
+        // cannot VMREAD control fields, so it cannot know them).
         ulong current = cpu.ReadVmcsField(field);
-        if (((current ^ value) & ~mask.Value) != 0) return RuntimeStatus.MaskViolation;
-        return cpu.WriteVmcsField(field, value) ? RuntimeStatus.Ok : RuntimeStatus.FieldNotAllowed;
+        ulong merged = (current & ~mask.Value) | (value & mask.Value);
+        return cpu.WriteVmcsField(field, merged) ? RuntimeStatus.Ok : RuntimeStatus.FieldNotAllowed;
     }
 
     internal static RuntimeStatus SetXcr0(Cpu cpu, Instance inst, ulong value)

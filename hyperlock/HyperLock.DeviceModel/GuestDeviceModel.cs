@@ -1,0 +1,56 @@
+using HyperLock.Hypervisor;
+using HyperLock.Runtime.Services;
+
+namespace HyperLock.DeviceModel;
+
+/// <summary>
+/// One guest's device model (the role QEMU has in HyperLock): its UART, PIC and PIT, and the
+/// mini-KVM's control ports (<see cref="MiniKvmAbi"/>: time advance, interrupt query and
+/// acknowledge, idle). It is reached only through the runtime's DeviceRpc service and holds
+/// references to nothing but its own devices: it is isolated by what it can reference, not by the
+/// emulated MMU (it is C# in the host process, outside the TCB).
+/// </summary>
+public sealed class GuestDeviceModel : IDeviceModel
+{
+    public GuestDeviceModel(string name)
+    {
+        Name = name;
+        Pit = new IntervalTimer(Pic);
+    }
+
+    public string Name { get; }
+    public SerialPort Serial { get; } = new();
+    public InterruptController Pic { get; } = new();
+    public IntervalTimer Pit { get; }
+
+    /// <summary>Requests served, for the demo's counters.</summary>
+    public long Requests { get; private set; }
+
+    public ulong? PortIo(ushort port, bool isIn, int size, ulong value)
+    {
+        Requests++;
+        switch (port)
+        {
+            case MiniKvmAbi.PortAdvance:
+                if (!isIn) Pit.Advance((uint)value);
+                return 0;
+            case MiniKvmAbi.PortInterrupt:
+                if (!isIn) { Pic.Acknowledge(); return 0; }
+                return Pic.Pending() is int v ? (ulong)v : MiniKvmAbi.NoInterrupt;
+            case MiniKvmAbi.PortIdle:
+                if (Pit.ClocksToNextTick is not uint clocks) return MiniKvmAbi.NoInterrupt;
+                Pit.Advance(clocks);
+                return clocks;
+        }
+        if (Serial.Claims(port)) return isIn ? Serial.Read(port) : Write(() => Serial.Write(port, value));
+        if (Pic.Claims(port)) return isIn ? Pic.Read(port) : Write(() => Pic.Write(port, value));
+        if (Pit.Claims(port)) return isIn ? Pit.Read(port) : Write(() => Pit.Write(port, value));
+        return isIn ? (1UL << (size * 8)) - 1 : 0; // nothing there: reads float high, writes vanish
+    }
+
+    private static ulong Write(Action write)
+    {
+        write();
+        return 0;
+    }
+}
