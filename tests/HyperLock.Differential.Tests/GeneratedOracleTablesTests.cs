@@ -2,6 +2,8 @@ using HyperLock.Differential.Tests.Harness;
 using HyperLock.Differential.Tests.Harness.Native;
 using HyperLock.OracleGen;
 
+using static HyperLock.Differential.Tests.NativeTestKit;
+
 namespace HyperLock.Differential.Tests;
 
 /// <summary>
@@ -22,13 +24,6 @@ public class GeneratedOracleTablesTests
         int start = text.IndexOf("Table = \"\"\"\n", StringComparison.Ordinal) + "Table = \"\"\"\n".Length;
         int end = text.IndexOf("\"\"\";", start, StringComparison.Ordinal);
         return text[start..end].Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
-    }
-
-    private static NativeExecutor Native()
-    {
-        var n = NativeExecutor.TryGet(out string failure);
-        Assert.True(n != null, "native execution unavailable: " + failure);
-        return n!;
     }
 
     [Fact]

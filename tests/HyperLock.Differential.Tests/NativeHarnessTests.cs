@@ -1,6 +1,7 @@
 using HyperLock.Differential.Tests.Harness;
 using HyperLock.Differential.Tests.Harness.Native;
 using Iced.Intel;
+using static HyperLock.Differential.Tests.NativeTestKit;
 
 namespace HyperLock.Differential.Tests;
 
@@ -8,27 +9,6 @@ namespace HyperLock.Differential.Tests;
 [Trait("Category", "Differential")]
 public class NativeHarnessTests
 {
-    private static NativeExecutor Native()
-    {
-        var n = NativeExecutor.TryGet(out string failure);
-        Assert.True(n != null, "native execution unavailable: " + failure);
-        return n!;
-    }
-
-    private static byte[] Encode(Instruction ins)
-    {
-        var w = new ByteWriter();
-        Encoder.Create(64, w).Encode(ins, ScratchLayout.CodeBase);
-        return w.ToArray();
-    }
-
-    private static MachineState State()
-    {
-        var s = new MachineState { Rflags = 0x202, Mxcsr = 0x1F80 };
-        s.Gpr[4] = ScratchLayout.StackTop;
-        return s;
-    }
-
     [Fact]
     public void AddSetsResultAndFlags()
     {
