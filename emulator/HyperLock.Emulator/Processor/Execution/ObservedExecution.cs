@@ -57,17 +57,7 @@ public sealed unsafe partial class Cpu
             insn.Exec(this, ref insn);
             if (ExitRequest != 0)
             {
-                if (Faulted)
-                {
-                    if (PendingSoftware != SoftwareEventKind.None)
-                    {
-                        PendingSoftwareLength = insn.Len;
-                        Retired++;
-                    }
-                    return;
-                }
-                if (!insn.IsTerminator) Rip += insn.Len;
-                Retired++;
+                EndBlockAfterExitRequest(ref insn);
                 return;
             }
             Retired++;

@@ -173,20 +173,7 @@ public sealed unsafe partial class Cpu
             insn.Exec(this, ref insn);
             if (ExitRequest != 0)
             {
-                if (Faulted)
-                {
-                    if (_nonCanonicalPending) NonCanonicalFaultOf(ref insn);
-                    // A fault leaves RIP at the instruction and does not retire it; a software
-                    // interrupt (INT n, INT3, INTO) has completed and its handler set RIP past it.
-                    if (PendingSoftware != SoftwareEventKind.None)
-                    {
-                        PendingSoftwareLength = insn.Len;
-                        Retired++;
-                    }
-                    return;
-                }
-                if (!insn.IsTerminator) Rip += insn.Len;
-                Retired++;
+                EndBlockAfterExitRequest(ref insn);
                 return;
             }
             Retired++;
@@ -194,6 +181,29 @@ public sealed unsafe partial class Cpu
             Rip += insn.Len;
             if (++k == count) return;
         }
+    }
+
+    /// <summary>
+    /// The block ends after <paramref name="insn"/> asked to leave it (a fault, a software
+    /// interrupt, a VM exit, a stop): shared by the plain and the observed block loops so that
+    /// both retire and report exactly alike.
+    /// </summary>
+    private void EndBlockAfterExitRequest(ref Insn insn)
+    {
+        if (Faulted)
+        {
+            if (_nonCanonicalPending) NonCanonicalFaultOf(ref insn);
+            // A fault leaves RIP at the instruction and does not retire it; a software
+            // interrupt (INT n, INT3, INTO) has completed and its handler set RIP past it.
+            if (PendingSoftware != SoftwareEventKind.None)
+            {
+                PendingSoftwareLength = insn.Len;
+                Retired++;
+            }
+            return;
+        }
+        if (!insn.IsTerminator) Rip += insn.Len;
+        Retired++;
     }
 
     /// <summary>Finds or decodes the block at RIP; null when fetching raised a fault.</summary>

@@ -46,7 +46,22 @@ public class CanonicalCheckTests
 
     [Theory]
     [MemberData(nameof(Accesses))]
-    public void NonCanonicalStackReferencesRaiseSsOthersGp(string form, int vector)
+    public void NonCanonicalStackReferencesRaiseSsOthersGp(string form, int vector) =>
+        CheckNonCanonicalReference(form, vector, observed: false);
+
+    /// <summary>The same with an execution observer attached: the observed block loop must turn #GP into #SS alike.</summary>
+    [Theory]
+    [MemberData(nameof(Accesses))]
+    public void NonCanonicalStackReferencesRaiseSsAlsoWhenObserved(string form, int vector) =>
+        CheckNonCanonicalReference(form, vector, observed: true);
+
+    private sealed class NullObserver : IExecutionObserver
+    {
+        public void InstructionStarted(in InstructionObservation i) { }
+        public void MemoryAccessed(in AccessObservation a) { }
+    }
+
+    private static void CheckNonCanonicalReference(string form, int vector, bool observed)
     {
         var stop = RunIntercepted(a =>
         {
@@ -74,7 +89,7 @@ public class CanonicalCheckTests
             }
             a.Label(ref target);
             a.hlt();
-        });
+        }, observed ? m => m.Cpu.Observer = new NullObserver() : null);
         Assert.Equal(StopKind.Exception, stop.Kind);
         Assert.Equal(vector, stop.Vector);
         Assert.Equal(0u, stop.ErrorCode);
