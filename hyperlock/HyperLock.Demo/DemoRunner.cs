@@ -45,8 +45,13 @@ public static class DemoRunner
         (DemoGuests.Ticker, (serial, _, exit) => exit == 0 && serial.Contains($"ticks = {DemoGuests.TicksWanted}\n")),
     ];
 
-    /// <summary>Runs both guests; <paramref name="line"/> receives each completed serial line (guest name, text).</summary>
-    public static DemoResult Run(bool confined, Action<string, string>? line = null, ulong maxInstructions = 50_000_000)
+    /// <summary>
+    /// Runs both guests; <paramref name="line"/> receives each completed serial line (guest name, text);
+    /// <paramref name="prepared"/> is called with each runtime once its guests are added, before it runs
+    /// (tests attach a reference monitor there).
+    /// </summary>
+    public static DemoResult Run(bool confined, Action<string, string>? line = null, ulong maxInstructions = 50_000_000,
+        Action<IsolationRuntime>? prepared = null)
     {
         var watch = Stopwatch.StartNew();
         var image = MiniKvm.Build();
@@ -58,6 +63,7 @@ public static class DemoRunner
             var loaded = rt.Load(image);
             var runs = Guests.Select(g => AddGuest(rt, loaded, g.Spec(), true, line)).ToList();
             var hashes = TrackHashes(rt);
+            prepared?.Invoke(rt);
             rt.Run(maxInstructions);
             hashes.Finish();
             for (int k = 0; k < runs.Count; k++) results.Add(Result(rt, runs[k], Guests[k].Correct, hashes.For(runs[k].Inst)));
@@ -70,6 +76,7 @@ public static class DemoRunner
                 using var rt = new IsolationRuntime();
                 var run = AddGuest(rt, rt.Load(image), Guests[k].Spec(), false, line);
                 var hashes = TrackHashes(rt);
+                prepared?.Invoke(rt);
                 rt.Run(maxInstructions);
                 hashes.Finish();
                 results.Add(Result(rt, run, Guests[k].Correct, hashes.For(run.Inst)));
