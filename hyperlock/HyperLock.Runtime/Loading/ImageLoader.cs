@@ -8,10 +8,14 @@ namespace HyperLock.Runtime.Loading;
 /// <summary>
 /// Verify, then load (SPEC §5, §6): an image is verified with its manifest's entries declared;
 /// a rejected image is refused with the findings; an accepted one is copied into code frames
-/// once. Every entry must be a bundle-aligned validated instruction start.
+/// once, the last frame's tail filled with INT3. Every entry must be a bundle-aligned validated
+/// instruction start.
 /// </summary>
 public static class ImageLoader
 {
+    /// <summary>What fills the last code frame past the end of the image (INT3).</summary>
+    public const byte TailPadding = 0xCC;
+
     /// <summary>Verifies <paramref name="image"/> without loading it; throws <see cref="ImageRejectedException"/> when it may not run.</summary>
     public static VerificationResult Check(HypervisorImage image)
     {
@@ -40,6 +44,15 @@ public static class ImageLoader
             int from = p * (int)FrameAllocator.FrameSize;
             int len = Math.Min((int)FrameAllocator.FrameSize, image.Code.Length - from);
             memory.WriteBytes(codeFrames[p], image.Code.AsSpan(from, len));
+        }
+        // The rest of the last frame is executable too: INT3 there, so a masked jump past the end
+        // of the image traps (#BP, contained) instead of running bytes the verifier never saw.
+        int tail = (int)((ulong)pages * FrameAllocator.FrameSize - (ulong)image.Code.Length);
+        if (tail > 0)
+        {
+            Span<byte> pad = stackalloc byte[tail];
+            pad.Fill(TailPadding);
+            memory.WriteBytes(codeFrames[^1] + (FrameAllocator.FrameSize - (ulong)tail), pad);
         }
         return new LoadedImage(image, result, codeFrames);
     }
