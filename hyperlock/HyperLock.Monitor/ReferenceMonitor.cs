@@ -226,12 +226,15 @@ public sealed class ReferenceMonitor : IDisposable, IExecutionObserver
     private Where Locate(InstanceAllowedSet set, ulong linear, ulong physical, out long offset)
     {
         var frames = _runtime.TrampolineFrames;
-        ulong trampolineEnd = ConfinedLayout.Trampoline + (ulong)_runtime.Trampoline.Bytes.Length;
+        ulong trampolineEnd = ConfinedLayout.Trampoline + (ulong)frames.Count * 0x1000;
         if (linear >= ConfinedLayout.Trampoline && linear < trampolineEnd
             && frames[(int)((linear - ConfinedLayout.Trampoline) >> 12)] == (physical & ~0xFFFUL))
         {
             offset = (long)(linear - ConfinedLayout.Trampoline);
-            return Where.Trampoline;
+            if (offset < _runtime.Trampoline.Bytes.Length) return Where.Trampoline;
+            // Past the trampoline's code in its last frame: the runtime's INT3 padding is a trap.
+            if (_memory.Read(physical, 1) == ImageLoader.TailPadding) return Where.Padding;
+            return Where.Elsewhere;
         }
         int page = set.CodePage(physical >> 12);
         if (page >= 0)
@@ -273,6 +276,8 @@ public sealed class ReferenceMonitor : IDisposable, IExecutionObserver
                 if (!fallThrough && !set.Instance.Image.Verification.ValidatedStarts.Contains(_offset))
                     Record(MonitorViolationKind.StartNotValidated, set, _linear, _physical,
                         $"image offset 0x{_offset:x} is not a validated instruction start");
+                break;
+            case Where.Padding:
                 break;
             default:
                 Record(MonitorViolationKind.StartNotValidated, set, _linear, _physical,

@@ -51,6 +51,15 @@ public sealed class IsolationRuntime : IDisposable
             int from = k * 0x1000;
             memory.WriteBytes(_trampolineFrames[k], Trampoline.Bytes.AsSpan(from, Math.Min(0x1000, Trampoline.Bytes.Length - from)));
         }
+        // The rest of the last frame is executable in every space: INT3 there, so a masked jump
+        // past the trampoline's end traps (#BP, contained) instead of running zeros.
+        int tail = pages * 0x1000 - Trampoline.Bytes.Length;
+        if (tail > 0)
+        {
+            var pad = new byte[tail];
+            Array.Fill(pad, ImageLoader.TailPadding);
+            memory.WriteBytes(_trampolineFrames[^1] + (ulong)(0x1000 - tail), pad);
+        }
         HostSpace = SpaceBuilder.Host(memory, _trampolineFrames);
         SystemTables.Write(memory, HostLayout.HostGdt, HostLayout.HostIdt, HostLayout.HostTss);
         memory.Write(HostLayout.VmxonRegion, 4, VmxCapabilities.RevisionId);

@@ -264,6 +264,37 @@ public class ReferenceMonitorTests
         Assert.Contains("past the end of the verified image", s.Description);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AMaskedJumpPastTheEndOfTheTrampolineMeetsInt3OrIsRecorded(bool tailOverwritten)
+    {
+        using var rt = new IsolationRuntime();
+        int length = rt.Trampoline.Bytes.Length;
+        ulong target = ConfinedLayout.Trampoline + (ulong)((length + 31) & ~31);
+        Assert.True(target < ConfinedLayout.Trampoline + (ulong)rt.TrampolineFrames.Count * 0x1000, "the trampoline's last frame has a tail");
+        var bad = rt.AddGuest(TestGuests.CpuidAndIo("bad"), rt.Load(TestHypervisors.Faulting(a =>
+        {
+            a.mov(rax, target);
+            a.jmp(rax); // masked by the toolchain: target is bundle-aligned, so it stays
+        })), deviceModel: new CountingDevice());
+        ulong tail = rt.TrampolineFrames[^1] + (ulong)(length % 0x1000);
+        if (tailOverwritten) rt.Board.Memory.WriteBytes(tail, new byte[0x1000 - length % 0x1000]); // zeros, as before the padding
+        using var monitor = ReferenceMonitor.Attach(rt);
+        rt.Run(20_000_000);
+
+        Assert.Equal(InstanceState.Contained, bad.State);
+        if (!tailOverwritten)
+        {
+            Assert.Equal(3, bad.Report!.Vector); // #BP from the padding
+            Assert.Empty(monitor.Violations);
+            return;
+        }
+        var s = monitor.Violations.First();
+        Assert.Equal(MonitorViolationKind.StartNotValidated, s.Kind);
+        Assert.Equal(target, s.Linear);
+    }
+
     /// <summary>Loads a verified hypervisor, then (the test-only path) overwrites its entry with <paramref name="code"/>, which the verifier never saw.</summary>
     private static (IsolationRuntime Rt, Instance Bad, ReferenceMonitor Monitor) RunOverwritten(Action<Assembler> code)
     {
