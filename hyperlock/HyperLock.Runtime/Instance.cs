@@ -36,6 +36,8 @@ public sealed class Instance
 
     /// <summary>What the hypervisor printed (service Print).</summary>
     public List<byte> Output { get; } = new();
+    /// <summary>Messages the hypervisor reported (service Report), in order.</summary>
+    public List<byte[]> Reported { get; } = new();
 
     /// <summary>The page tables of this instance's space (the host's, when unconfined).</summary>
     public PageTableBuilder Space { get; internal set; } = null!;

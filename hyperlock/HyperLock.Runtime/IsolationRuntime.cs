@@ -219,6 +219,7 @@ public sealed class IsolationRuntime : IDisposable
                 .WithEpt(inst.Ept.Pointer())
                 .WithUnconditionalIoExiting()
                 .Set(F.HostRip, Trampoline.ExitStub);
+            foreach (uint msr in MsrAllowList.SwitchedByVmcs) fields.Set(MsrAllowList.GuestField(msr), inst.CpuState.Msrs.GetValueOrDefault(msr));
             if (!fields.ApplyTo(c.Cpu)) { Contain(c.Cpu, inst, "VMCS set-up refused", -1, 0, 0, 0); return; }
         }
         EnterGuest(c.Cpu, inst);
@@ -273,6 +274,7 @@ public sealed class IsolationRuntime : IDisposable
         inst.CpuState.Cr2 = c.Cpu.Cr2;
         c.Cpu.Cr2 = 0;
         foreach (uint msr in MsrAllowList.SwitchedAtEntry) c.Cpu.TryWriteMsr(msr, 0);
+        foreach (uint msr in MsrAllowList.SwitchedByVmcs) inst.CpuState.Msrs[msr] = c.Cpu.ReadVmcsField(MsrAllowList.GuestField(msr)); // saved by the exit
         int reason = (int)(c.Cpu.ReadVmcsField(F.ExitReason) & 0xFFFF);
         if (reason < inst.ExitsByReason.Length) inst.ExitsByReason[reason]++;
         // A fresh frame: the hypervisor starts at its validated entry on its own stack, IF = 1.
