@@ -11,7 +11,7 @@ public static class HostLayout
 {
     public const ulong HostTables = 0x1000, HostTablesEnd = 0x20000;
     public const ulong HostGdt = 0x20000, HostIdt = 0x21000, HostTss = 0x22000;
-    /// <summary>The host's IST stack frames, mapped at <see cref="Abi.ConfinedLayout.IstStack"/> in the host space (the unconfined save area).</summary>
+    /// <summary>The host's IST area (<see cref="Abi.ConfinedLayout.IstAreaSize"/>, to 0x2C000), mapped at <see cref="Abi.ConfinedLayout.IstStack"/> in the host space (the unconfined save areas).</summary>
     public const ulong HostIst = 0x24000;
     public const ulong HostStack = 0x30000, HostStackTop = 0x38000;
     /// <summary>Slots the trampoline reads: the VMXON region pointer, the VMCS pointer to load.</summary>

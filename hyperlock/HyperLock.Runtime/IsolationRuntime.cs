@@ -80,6 +80,8 @@ public sealed class IsolationRuntime : IDisposable
     public List<ContainmentReport> Reports { get; } = new();
     /// <summary>Confined↔host transitions (gate calls, exits dispatched into an instance, events).</summary>
     public long Transitions { get; private set; }
+    /// <summary>NMIs the host took (on their own IST stack) and returned from, wherever they arrived.</summary>
+    public long NmisHandled { get; private set; }
 
     /// <summary>Raised whenever an instance is given the CPU (the demo hashes the other parties here).</summary>
     public event Action<Instance>? InstanceScheduled;
@@ -110,7 +112,7 @@ public sealed class IsolationRuntime : IDisposable
         var inst = new Instance(_instances.Count, guest, image, confined) { DeviceModel = deviceModel };
         inst.DataFrames = Frames(image.Manifest.DataSize);
         inst.StackFrames = Frames(image.Manifest.StackSize);
-        inst.IstFrames = _pool.AllocateContiguous((int)(ConfinedLayout.IstStackSize / FrameAllocator.FrameSize));
+        inst.IstFrames = _pool.AllocateContiguous((int)(ConfinedLayout.IstAreaSize / FrameAllocator.FrameSize));
         inst.GdtFrame = _pool.Allocate();
         inst.IdtFrame = _pool.Allocate();
         inst.TssFrame = _pool.Allocate();
@@ -297,15 +299,32 @@ public sealed class IsolationRuntime : IDisposable
         inst.Transitions++;
         inst.RuntimeInstructions += SinceMark(cpu);
         Budget.Arm(inst.BudgetLeft);
+        cpu.R(Reg.Rsi) = SaveFrame.Linear; // the frame OnVmExit built or the gate's, on IST1
         cpu.R(Reg.Rax) = inst.Confined ? inst.Cr3 : DispatchAction.ResumeInPlace;
     }
 
     private void OnEvent(HostCallContext c)
     {
-        var inst = _current!;
         var mem = Board.Memory;
-        ulong f = inst.SaveFramePhysical;
+        // The frame is at the top of the vector's IST stack in the space the vector arrived in.
+        ulong frameLinear = c.Cpu.R(Reg.Rsi), arrivedCr3 = c.Cpu.R(Reg.Rdi);
+        bool arrivedInHost = arrivedCr3 == HostSpace.Root;
+        if (!arrivedInHost && (_current is null || arrivedCr3 != _current.Cr3) || frameLinear - ConfinedLayout.IstStack >= ConfinedLayout.IstAreaSize)
+            throw new InvalidOperationException($"trampoline event from CR3 {arrivedCr3:X}, frame {frameLinear:X}: no such space or stack");
+        ulong f = (arrivedInHost ? HostLayout.HostIst : _current!.IstFrames) + (frameLinear - ConfinedLayout.IstStack);
         int vector = (int)mem.Read(f + SaveFrame.VectorOffset, 8);
+        if (vector == 2)
+        {
+            // An NMI belongs to the host, not to whatever it interrupted (the hypervisor, the
+            // trampoline, the idle loop): take note and return there from its own stack. Its few
+            // instructions count against the interrupted party; the budget timer keeps running.
+            NmisHandled++;
+            c.Cpu.R(Reg.Rsi) = frameLinear;
+            c.Cpu.R(Reg.Rax) = arrivedInHost ? DispatchAction.ResumeInPlace : arrivedCr3;
+            return;
+        }
+        if (_current is null) throw new InvalidOperationException($"vector {vector} in the host with no instance running");
+        var inst = _current;
         Transitions++;
         inst.Transitions++;
         inst.HypervisorInstructions += SinceMark(c.Cpu);

@@ -46,10 +46,13 @@ public sealed class TrampolineCode
         }
 
         // Save the interrupted code's registers on the IST stack, then leave for the host space
-        // (unless already there: the unconfined baseline), then call the runtime.
+        // (unless already there: the unconfined baseline), then call the runtime with the frame
+        // (RSI) and the CR3 it arrived in (RDI): NMI, #DF and #MC have stacks of their own.
         w.Label("common");
         PushAll(w);
         w.Add(Instruction.Create(Code.Mov_r64_cr, Register.RAX, Register.CR3));
+        w.Add(Instruction.Create(Code.Mov_r64_rm64, Register.RSI, Register.RSP));
+        w.Add(Instruction.Create(Code.Mov_r64_rm64, Register.RDI, Register.RAX));
         w.Add(Instruction.Create(Code.Mov_r64_imm64, Register.RCX, hostCr3));
         w.Add(Instruction.Create(Code.Cmp_rm64_r64, Register.RAX, Register.RCX));
         w.Branch(Code.Je_rel32_64, "inhost");
@@ -81,7 +84,7 @@ public sealed class TrampolineCode
         w.Branch(Code.Jmp_rel32_64, "resumeinplace");
 
         w.Label("resumeinplace");
-        w.Add(Instruction.Create(Code.Mov_r64_imm64, Register.RSP, SaveFrame.Linear));
+        w.Add(Instruction.Create(Code.Mov_r64_rm64, Register.RSP, Register.RSI)); // the frame the runtime names
         PopAll(w);
         w.Add(Instruction.Create(Code.Add_rm64_imm8, Register.RSP, 16));
         w.Add(Instruction.Create(Code.Iretq));
