@@ -16,6 +16,8 @@ public static class HostLayout
     public const ulong HostStack = 0x30000, HostStackTop = 0x38000;
     /// <summary>Slots the trampoline reads: the VMXON region pointer, the VMCS pointer to load.</summary>
     public const ulong Slots = 0x38000, SlotVmxon = Slots, SlotVmcs = Slots + 8;
+    /// <summary>Non-zero: the entry path runs INVEPT (single context) with the descriptor at <see cref="SlotInveptDescriptor"/> (EPTP, 0) first, then clears it.</summary>
+    public const ulong SlotInveptPending = Slots + 0x10, SlotInveptDescriptor = Slots + 0x20;
     /// <summary>Where the trampoline FXSAVEs the guest's x87/SSE state at a VM exit and FXRSTORs it before an entry (512 bytes, 16-aligned).</summary>
     public const ulong GuestFxArea = Slots + 0x200;
     public const ulong VmxonRegion = 0x39000;

@@ -80,7 +80,7 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
                 break;
             case RuntimeService.InvalidateEpt:
             case RuntimeService.InvalidateVpid:
-                cpu.FlushTlb(includeGlobal: true);
+                inst.EptFlushPending = true; // the guest's translations (its VPID, its EPTP) go before its next entry
                 r[Reg.Rax] = 0;
                 break;
             case RuntimeService.Halt:
@@ -112,7 +112,11 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
     {
         if (gfn >= inst.GuestPages) return St(RuntimeStatus.OutOfRange);
         ulong linear = ConfinedLayout.GuestWindow + gfn * Page;
-        if (inst.Space.Walk(linear) is null) SpaceBuilder.MapGuestPage(inst.Space, inst, gfn);
+        if (inst.Space.Walk(linear) is null)
+        {
+            SpaceBuilder.MapGuestPage(inst.Space, inst, gfn);
+            inst.TlbFlushPending = true; // new tables: drop whatever the instance's PCID holds at its next entry
+        }
         return linear;
     }
 
@@ -130,6 +134,7 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
             ulong g = gpa + k * Page;
             inst.Ept.Map(g, inst.GuestBase + g, p);
         }
+        inst.EptFlushPending = true;
         return RuntimeStatus.Ok;
     }
 

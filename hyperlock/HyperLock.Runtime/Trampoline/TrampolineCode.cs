@@ -56,6 +56,7 @@ public sealed class TrampolineCode
         w.Add(Instruction.Create(Code.Mov_r64_imm64, Register.RCX, hostCr3));
         w.Add(Instruction.Create(Code.Cmp_rm64_r64, Register.RAX, Register.RCX));
         w.Branch(Code.Je_rel32_64, "inhost");
+        w.Add(Instruction.Create(Code.Bts_rm64_imm8, Register.RCX, 63)); // no flush: the confined PCID's translations stay
         w.Add(Instruction.Create(Code.Mov_cr_r64, Register.CR3, Register.RCX));
         w.Label("inhost");
         w.Add(Instruction.Create(Code.Mov_rm64_imm32, Register.RSP, (int)HostLayout.HostStackTop));
@@ -91,7 +92,16 @@ public sealed class TrampolineCode
 
         foreach (var (label, entry) in new[] { ("resumeguest", Code.Vmresume), ("launchguest", Code.Vmlaunch) })
         {
+            // Guests run with VPIDs, so entries and exits keep translations: after an EPT change
+            // the runtime asks for an INVEPT of the guest's EPTP before the entry.
             w.Label(label);
+            w.Add(Instruction.Create(Code.Cmp_rm64_imm8, Absolute(HostLayout.SlotInveptPending), 0));
+            w.Branch(Code.Je_rel32_64, label + "-fx");
+            w.Add(Instruction.Create(Code.Mov_r32_imm32, Register.ECX, 1u)); // single context
+            w.Add(Instruction.Create(Code.Invept_r64_m128, Register.RCX, Absolute(HostLayout.SlotInveptDescriptor)));
+            w.Add(Instruction.Create(Code.Mov_rm64_imm32, Absolute(HostLayout.SlotInveptPending), 0));
+            w.Branch(Code.Jmp_rel32_64, label + "-fx");
+            w.Label(label + "-fx");
             w.Add(Instruction.Create(Code.Fxrstor64_m512byte, Absolute(HostLayout.GuestFxArea)));
             w.Add(Instruction.Create(Code.Mov_rm64_imm32, Register.RSP, (int)HostLayout.GuestRegisterFrame));
             PopAll(w);
