@@ -59,12 +59,20 @@ root.Subcommands.Add(tcb);
 
 var demoUnconfined = new Option<bool>("--unconfined") { Description = "Run the same mini-KVM image unconfined (the stock-KVM baseline)" };
 var demoJson = new Option<bool>("--json") { Description = "Print the result as JSON (no streamed output)" };
+var demoHypervisor = new Option<string?>("--hypervisor") { Description = "Run this hypervisor image (raw bundled code; manifest in IMAGE.manifest) instead of the mini-KVM" };
+var demoManifest = new Option<string?>("--manifest") { Description = "The image's manifest (default IMAGE.manifest)" };
 var demo = new Command("demo", "Two bare-metal guests, each under its own confined instance of the mini-KVM; their output, then a table per guest")
 {
-    demoUnconfined, demoJson,
+    demoUnconfined, demoJson, demoHypervisor, demoManifest,
 };
-demo.SetAction(pr => Cli.Guard(() => DemoCommand.Run(pr.GetValue(demoUnconfined), pr.GetValue(demoJson), Console.Out, Console.Error)));
+demo.SetAction(pr => Cli.Guard(() => DemoCommand.Run(pr.GetValue(demoUnconfined), pr.GetValue(demoJson), Console.Out, Console.Error,
+    pr.GetValue(demoHypervisor), pr.GetValue(demoManifest))));
 root.Subcommands.Add(demo);
+
+var buildHvOut = new Argument<string>("IMAGE") { Description = "Where to write the image (its manifest goes to IMAGE.manifest)" };
+var buildHv = new Command("build-hypervisor", "Write the mini-KVM as a hypervisor image file and manifest (the format 'demo --hypervisor' reads)") { buildHvOut };
+buildHv.SetAction(pr => Cli.Guard(() => BuildHypervisorCommand.Run(pr.GetValue(buildHvOut)!, Console.Out)));
+root.Subcommands.Add(buildHv);
 
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)

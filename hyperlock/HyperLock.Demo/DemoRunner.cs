@@ -45,11 +45,16 @@ public static class DemoRunner
         (DemoGuests.Ticker, (serial, _, exit) => exit == 0 && serial.Contains($"ticks = {DemoGuests.TicksWanted}\n")),
     ];
 
-    /// <summary>Runs both guests; <paramref name="line"/> receives each completed serial line (guest name, text).</summary>
-    public static DemoResult Run(bool confined, Action<string, string>? line = null, ulong maxInstructions = 50_000_000)
+    /// <summary>
+    /// Runs both guests; <paramref name="line"/> receives each completed serial line (guest name, text).
+    /// <paramref name="hypervisor"/> replaces the mini-KVM ("bring your own hypervisor"); it is
+    /// verified at load like any image (<see cref="Runtime.Loading.ImageRejectedException"/> when refused).
+    /// </summary>
+    public static DemoResult Run(bool confined, Action<string, string>? line = null, ulong maxInstructions = 50_000_000,
+        Runtime.Loading.HypervisorImage? hypervisor = null)
     {
         var watch = Stopwatch.StartNew();
-        var image = MiniKvm.Build();
+        var image = hypervisor ?? MiniKvm.Build();
         var results = new List<GuestResult>();
         string schedule;
         if (confined)
