@@ -74,6 +74,15 @@ var buildHv = new Command("build-hypervisor", "Write the mini-KVM as a hyperviso
 buildHv.SetAction(pr => Cli.Guard(() => BuildHypervisorCommand.Run(pr.GetValue(buildHvOut)!, Console.Out)));
 root.Subcommands.Add(buildHv);
 
+var attackCases = new Argument<string[]>("CASE") { Description = "Case files (.attack) or folders of them; none = the built-in suite", Arity = ArgumentArity.ZeroOrMore };
+var attackVerbose = new Option<bool>("--verbose") { Description = "One line per run (target, what stopped it, the report)" };
+var attack = new Command("attack", "Run attacks on the confinement and print what stopped each; exit 1 if any was not stopped as expected")
+{
+    attackCases, attackVerbose,
+};
+attack.SetAction(pr => Cli.Guard(() => AttackCommand.Run(pr.GetValue(attackCases) ?? [], pr.GetValue(attackVerbose), Console.Out, Console.Error)));
+root.Subcommands.Add(attack);
+
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
 {
