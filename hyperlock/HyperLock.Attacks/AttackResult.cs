@@ -40,8 +40,10 @@ public sealed record AttackResult(AttackCase Case, IReadOnlyList<AttackRun> Runs
             string runs = ran.Count == 1 ? "" : $"{ran.Count} runs: ";
             if (changed.Count > 0) return $"{runs}CHANGED: {string.Join(", ", changed)}";
             if (ran.Any(r => !r.OtherGuestOk)) return $"{runs}other guest did NOT finish correctly";
-            if (monitor > 0) return $"{runs}monitor: {monitor} violation(s): {ran.SelectMany(r => r.MonitorFindings).First()}";
-            return $"{runs}{ran[0].Parties} parties unchanged, other guest ok";
+            if (monitor > 0) return $"{runs}MONITOR: {monitor} violation(s): {ran.SelectMany(r => r.MonitorFindings).First()}";
+            long watched = ran.Sum(r => r.MonitorChecked);
+            string oracle = watched > 0 ? $"monitor silent over {watched} confined instructions, " : "";
+            return $"{runs}{oracle}{ran[0].Parties} parties unchanged, other guest ok";
         }
     }
 

@@ -9,7 +9,7 @@ namespace HyperLock.Attacks;
 public sealed record AttackRun(
     AttackTarget? Target, ExpectKind? Kind, int Rule, int Vector, long Status, string StoppedBy, string Detail,
     bool MatchesExpectation, IReadOnlyCollection<string> ChangedParties, int Parties, bool OtherGuestOk,
-    IReadOnlyList<string> MonitorFindings, bool Ran)
+    IReadOnlyList<string> MonitorFindings, long MonitorChecked, bool Ran)
 {
     /// <summary>Nothing escaped: no other party changed, the other guest finished correctly, the monitor (if any) saw nothing.</summary>
     public bool Contained => ChangedParties.Count == 0 && (!Ran || OtherGuestOk) && MonitorFindings.Count == 0;

@@ -3,6 +3,7 @@ using System.Text;
 using HyperLock.Abi;
 using HyperLock.DeviceModel;
 using HyperLock.Hypervisor;
+using HyperLock.Monitor;
 using HyperLock.Runtime;
 using HyperLock.Runtime.Loading;
 
@@ -23,10 +24,10 @@ public sealed class AttackRunner
     public long BudgetPerExit { get; init; } = 100_000;
 
     /// <summary>
-    /// Optional reference monitor: attached to each run's runtime before it starts; the function it
-    /// returns gives the violations it recorded (as text) after the run.
+    /// Attach the reference monitor (<see cref="ReferenceMonitor"/>, a test oracle) to every run: its
+    /// violations, over both instances, are part of what the run observed. On by default.
     /// </summary>
-    public Func<IsolationRuntime, Func<IReadOnlyList<string>>>? Monitor { get; init; }
+    public bool Monitor { get; init; } = true;
 
     public AttackResult Run(AttackCase c)
     {
@@ -141,15 +142,16 @@ public sealed class AttackRunner
             string by = f is null ? "loader: entry is not a validated bundle start" : $"verifier: rule {rule} ({f.Rule})";
             string detail = f is null ? e.Message : $"at 0x{f.Offset:x}: {f.Detail}: {f.Instruction}";
             bool match = c.Expect.Kind == ExpectKind.Rejected && c.Expect.Rule == rule;
-            return new AttackRun(target, ExpectKind.Rejected, rule, 0, 0, by, detail, match, [], 0, true, [], Ran: false);
+            return new AttackRun(target, ExpectKind.Rejected, rule, 0, 0, by, detail, match, [], 0, true, [], 0, Ran: false);
         }
         using (m)
         {
             var hashes = new PartyHashes(m.Rt, m.Attacker, m.Other, m.OtherDevices);
-            var monitor = Monitor?.Invoke(m.Rt);
+            using var monitor = Monitor ? ReferenceMonitor.Attach(m.Rt) : null;
             m.Rt.Run(MaxInstructions);
             hashes.Finish();
-            var findings = monitor?.Invoke() ?? [];
+            var findings = monitor?.Violations.Select(v => v.ToString()).ToList() ?? [];
+            long checkedInstructions = monitor?.InstructionsChecked ?? 0;
             var a = m.Attacker;
             string otherSerial = Encoding.ASCII.GetString(m.OtherDevices.Serial.Output.ToArray());
             bool otherOk = m.Other.State == InstanceState.Finished && m.Other.ExitStatus == 0 && otherSerial == AttackGuests.VictimOutput;
@@ -183,7 +185,7 @@ public sealed class AttackRunner
                 ExpectKind.Finished => c.Expect.Status == status,
                 _ => false,
             };
-            return new AttackRun(target, kind, 0, vector, status, by, detail, match, hashes.Changed.ToList(), hashes.Parties, otherOk, findings, Ran: true);
+            return new AttackRun(target, kind, 0, vector, status, by, detail, match, hashes.Changed.ToList(), hashes.Parties, otherOk, findings, checkedInstructions, Ran: true);
         }
     }
 

@@ -46,12 +46,14 @@ public static class DemoRunner
     ];
 
     /// <summary>
-    /// Runs both guests; <paramref name="line"/> receives each completed serial line (guest name, text).
-    /// <paramref name="hypervisor"/> replaces the mini-KVM ("bring your own hypervisor"); it is
-    /// verified at load like any image (<see cref="Runtime.Loading.ImageRejectedException"/> when refused).
+    /// Runs both guests; <paramref name="line"/> receives each completed serial line (guest name, text);
+    /// <paramref name="prepared"/> is called with each runtime once its guests are added, before it runs
+    /// (tests attach a reference monitor there). <paramref name="hypervisor"/> replaces the mini-KVM
+    /// ("bring your own hypervisor"); it is verified at load like any image
+    /// (<see cref="Runtime.Loading.ImageRejectedException"/> when refused).
     /// </summary>
     public static DemoResult Run(bool confined, Action<string, string>? line = null, ulong maxInstructions = 50_000_000,
-        Runtime.Loading.HypervisorImage? hypervisor = null)
+        Action<IsolationRuntime>? prepared = null, Runtime.Loading.HypervisorImage? hypervisor = null)
     {
         var watch = Stopwatch.StartNew();
         var image = hypervisor ?? MiniKvm.Build();
@@ -63,6 +65,7 @@ public static class DemoRunner
             var loaded = rt.Load(image);
             var runs = Guests.Select(g => AddGuest(rt, loaded, g.Spec(), true, line)).ToList();
             var hashes = TrackHashes(rt);
+            prepared?.Invoke(rt);
             rt.Run(maxInstructions);
             hashes.Finish();
             for (int k = 0; k < runs.Count; k++) results.Add(Result(rt, runs[k], Guests[k].Correct, hashes.For(runs[k].Inst)));
@@ -75,6 +78,7 @@ public static class DemoRunner
                 using var rt = new IsolationRuntime();
                 var run = AddGuest(rt, rt.Load(image), Guests[k].Spec(), false, line);
                 var hashes = TrackHashes(rt);
+                prepared?.Invoke(rt);
                 rt.Run(maxInstructions);
                 hashes.Finish();
                 results.Add(Result(rt, run, Guests[k].Correct, hashes.For(run.Inst)));
