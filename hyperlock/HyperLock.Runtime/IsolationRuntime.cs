@@ -52,6 +52,10 @@ public sealed class IsolationRuntime : IDisposable
             int from = k * 0x1000;
             memory.WriteBytes(_trampolineFrames[k], Trampoline.Bytes.AsSpan(from, Math.Min(0x1000, Trampoline.Bytes.Length - from)));
         }
+        // Past the trampoline's last bundle the frame is INT3, not zeros: a masked jump there traps
+        // like one into any trampoline bundle (found by the attack suite's jump-scan case).
+        int tail = pages * 0x1000 - Trampoline.Bytes.Length;
+        if (tail > 0) memory.WriteBytes(_trampolineFrames[^1] + 0x1000 - (ulong)tail, Enumerable.Repeat((byte)0xCC, tail).ToArray());
         HostSpace = SpaceBuilder.Host(memory, _trampolineFrames);
         SystemTables.Write(memory, HostLayout.HostGdt, HostLayout.HostIdt, HostLayout.HostTss);
         memory.Write(HostLayout.VmxonRegion, 4, VmxCapabilities.RevisionId);

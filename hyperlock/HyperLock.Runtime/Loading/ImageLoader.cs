@@ -12,6 +12,8 @@ namespace HyperLock.Runtime.Loading;
 /// </summary>
 public static class ImageLoader
 {
+    private const byte Int3 = 0xCC;
+
     /// <summary>Verifies <paramref name="image"/> without loading it; throws <see cref="ImageRejectedException"/> when it may not run.</summary>
     public static VerificationResult Check(HypervisorImage image)
     {
@@ -41,6 +43,10 @@ public static class ImageLoader
             int len = Math.Min((int)FrameAllocator.FrameSize, image.Code.Length - from);
             memory.WriteBytes(codeFrames[p], image.Code.AsSpan(from, len));
         }
+        // The rest of the last code page is not the image: INT3 there, so a masked jump past the
+        // image's end traps like a jump into the trampoline instead of running zero bytes.
+        int tail = pages * (int)FrameAllocator.FrameSize - image.Code.Length;
+        if (tail > 0) memory.WriteBytes(codeFrames[^1] + FrameAllocator.FrameSize - (ulong)tail, Enumerable.Repeat(Int3, tail).ToArray());
         return new LoadedImage(image, result, codeFrames);
     }
 }
