@@ -3,6 +3,7 @@ using HyperLock.Emulator.Builders;
 using HyperLock.Emulator.Memory;
 using HyperLock.Emulator.Processor;
 using HyperLock.Runtime;
+using HyperLock.Runtime.Loading;
 using HyperLock.Verifier;
 using HyperLock.Verifier.Decoding;
 using Iced.Intel;
@@ -23,7 +24,8 @@ namespace HyperLock.Monitor;
 /// <item>every instruction start that is not a validated instruction boundary of the loaded image
 ///       (or the fall-through from the instruction before it, i.e. the second half of a
 ///       pseudo-instruction), nor a trampoline instruction entered at a bundle start or vector
-///       entry.</item>
+///       entry, nor the loader's INT3 padding past the end of the image (trusted traps, like
+///       the trampoline's bundle-start INT3s).</item>
 /// </list>
 /// Nothing is attached unless <see cref="Attach"/> is called; <see cref="Dispose"/> detaches.
 /// The host, the unconfined baseline and the guests (non-root) are not judged. VMREAD/VMWRITE
@@ -40,7 +42,7 @@ public sealed class ReferenceMonitor : IDisposable, IExecutionObserver
     private const int Bundle = VerifierOptions.BundleSize;
     private const int VectorEntries = 256;
 
-    private enum Where : byte { Nowhere, Image, Trampoline, Elsewhere }
+    private enum Where : byte { Nowhere, Image, Trampoline, Padding, Elsewhere }
 
     private readonly IsolationRuntime _runtime;
     private readonly Cpu _cpu;
@@ -255,6 +257,18 @@ public sealed class ReferenceMonitor : IDisposable, IExecutionObserver
                         $"hypervisor code entered the trampoline at offset 0x{_offset:x}, not at a bundle start or a vector entry");
                 break;
             case Where.Image:
+                if (_offset >= set.Instance.Image.Image.Code.Length && _memory.Read(_physical, 1) == ImageLoader.TailPadding)
+                {
+                    _where = Where.Padding; // the loader's INT3 past the end: it traps to the runtime and does nothing else
+                    break;
+                }
+                if (_offset >= set.Instance.Image.Image.Code.Length)
+                {
+                    // The rest of the last code frame: bytes the verifier never saw.
+                    Record(MonitorViolationKind.StartNotValidated, set, _linear, _physical,
+                        $"image offset 0x{_offset:x} is past the end of the verified image (0x{set.Instance.Image.Image.Code.Length:x} bytes)");
+                    break;
+                }
                 bool fallThrough = prevHere && _prevWhere == Where.Image && _prevEnd == _linear;
                 if (!fallThrough && !set.Instance.Image.Verification.ValidatedStarts.Contains(_offset))
                     Record(MonitorViolationKind.StartNotValidated, set, _linear, _physical,
@@ -290,7 +304,7 @@ public sealed class ReferenceMonitor : IDisposable, IExecutionObserver
         var set = _set!;
         DecodedInstruction decoded = default;
         int length = _byteCount;
-        if (_where != Where.Trampoline)
+        if (_where is not (Where.Trampoline or Where.Padding))
         {
             decoded = _decoder.Decode(_bytes.AsSpan(0, _byteCount));
             if (length == 0) length = decoded.Length;

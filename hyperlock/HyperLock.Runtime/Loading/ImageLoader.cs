@@ -8,11 +8,13 @@ namespace HyperLock.Runtime.Loading;
 /// <summary>
 /// Verify, then load (SPEC §5, §6): an image is verified with its manifest's entries declared;
 /// a rejected image is refused with the findings; an accepted one is copied into code frames
-/// once. Every entry must be a bundle-aligned validated instruction start.
+/// once, the last frame's tail filled with INT3. Every entry must be a bundle-aligned validated
+/// instruction start.
 /// </summary>
 public static class ImageLoader
 {
-    private const byte Int3 = 0xCC;
+    /// <summary>What fills the last code frame past the end of the image (INT3).</summary>
+    public const byte TailPadding = 0xCC;
 
     /// <summary>Verifies <paramref name="image"/> without loading it; throws <see cref="ImageRejectedException"/> when it may not run.</summary>
     public static VerificationResult Check(HypervisorImage image)
@@ -43,10 +45,15 @@ public static class ImageLoader
             int len = Math.Min((int)FrameAllocator.FrameSize, image.Code.Length - from);
             memory.WriteBytes(codeFrames[p], image.Code.AsSpan(from, len));
         }
-        // The rest of the last code page is not the image: INT3 there, so a masked jump past the
-        // image's end traps like a jump into the trampoline instead of running zero bytes.
-        int tail = pages * (int)FrameAllocator.FrameSize - image.Code.Length;
-        if (tail > 0) memory.WriteBytes(codeFrames[^1] + FrameAllocator.FrameSize - (ulong)tail, Enumerable.Repeat(Int3, tail).ToArray());
+        // The rest of the last frame is executable too: INT3 there, so a masked jump past the end
+        // of the image traps (#BP, contained) instead of running bytes the verifier never saw.
+        int tail = (int)((ulong)pages * FrameAllocator.FrameSize - (ulong)image.Code.Length);
+        if (tail > 0)
+        {
+            Span<byte> pad = stackalloc byte[tail];
+            pad.Fill(TailPadding);
+            memory.WriteBytes(codeFrames[^1] + (FrameAllocator.FrameSize - (ulong)tail), pad);
+        }
         return new LoadedImage(image, result, codeFrames);
     }
 }

@@ -203,6 +203,67 @@ public class ReferenceMonitorTests
         Assert.Equal(image.CodeFrames[0] + (ulong)imm, s.Physical);
     }
 
+    [Fact]
+    public void AnUnmaskedJumpIntoTheMiddleOfATrampolineBundleIsForbiddenAndNotAnEntry()
+    {
+        using var probe = new IsolationRuntime();
+        ulong target = ConfinedLayout.Trampoline + (ulong)probe.Trampoline.Labels["common"] + 1; // just past INT3, not a vector entry
+        var (rt, bad, monitor) = RunOverwritten(a =>
+        {
+            a.mov(rax, target);
+            a.jmp(rax);
+        });
+        using (rt)
+        using (monitor)
+        {
+            Assert.Equal(InstanceState.Contained, bad.State);
+            var v = monitor.Violations;
+            Assert.Contains(v, x => x.Kind == MonitorViolationKind.ForbiddenInstruction && x.Description.Contains("and rX, -32"));
+            var s = Assert.Single(v, x => x.Kind == MonitorViolationKind.StartNotValidated);
+            Assert.Equal(target, s.Linear);
+            Assert.Contains("not at a bundle start or a vector entry", s.Description);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AMaskedJumpPastTheEndOfTheImageMeetsTheLoadersInt3OrIsRecorded(bool tailOverwritten)
+    {
+        static HypervisorImage Build(ulong target) => TestHypervisors.Faulting(a =>
+        {
+            a.mov(rax, target);
+            a.jmp(rax);
+        });
+        int size = Build(0).Code.Length;
+        Assert.NotEqual(0, size % 0x1000); // the last frame has a tail the verifier never saw
+        var source = Build(ConfinedLayout.Code + (ulong)size);
+        Assert.Equal(size, source.Code.Length);
+        using var rt = new IsolationRuntime();
+        var image = rt.Load(source);
+        ulong tail = image.CodeFrames[^1] + (ulong)(size % 0x1000);
+        var pad = new byte[0x1000 - size % 0x1000];
+        rt.Board.Memory.ReadBytes(tail, pad);
+        Assert.All(pad, b => Assert.Equal(ImageLoader.TailPadding, b));
+        if (tailOverwritten) rt.Board.Memory.WriteBytes(tail, new byte[pad.Length]); // the test-only path: zeros, as before the padding
+        var bad = rt.AddGuest(TestGuests.CpuidAndIo("bad"), image, deviceModel: new CountingDevice());
+        using var monitor = ReferenceMonitor.Attach(rt);
+        rt.Run(20_000_000);
+
+        Assert.Equal(InstanceState.Contained, bad.State);
+        if (!tailOverwritten)
+        {
+            Assert.Equal(3, bad.Report!.Vector); // #BP from the padding
+            Assert.Empty(monitor.Violations);
+            return;
+        }
+        Assert.Equal(14, bad.Report!.Vector); // add [rax], al: a write to the read-only code page
+        var s = Assert.Single(monitor.Violations);
+        Assert.Equal(MonitorViolationKind.StartNotValidated, s.Kind);
+        Assert.Equal(ConfinedLayout.Code + (ulong)size, s.Linear);
+        Assert.Contains("past the end of the verified image", s.Description);
+    }
+
     /// <summary>Loads a verified hypervisor, then (the test-only path) overwrites its entry with <paramref name="code"/>, which the verifier never saw.</summary>
     private static (IsolationRuntime Rt, Instance Bad, ReferenceMonitor Monitor) RunOverwritten(Action<Assembler> code)
     {
