@@ -59,12 +59,29 @@ root.Subcommands.Add(tcb);
 
 var demoUnconfined = new Option<bool>("--unconfined") { Description = "Run the same mini-KVM image unconfined (the stock-KVM baseline)" };
 var demoJson = new Option<bool>("--json") { Description = "Print the result as JSON (no streamed output)" };
+var demoHypervisor = new Option<string?>("--hypervisor") { Description = "Run this hypervisor image (raw bundled code; manifest in IMAGE.manifest) instead of the mini-KVM" };
+var demoManifest = new Option<string?>("--manifest") { Description = "The image's manifest (default IMAGE.manifest)" };
 var demo = new Command("demo", "Two bare-metal guests, each under its own confined instance of the mini-KVM; their output, then a table per guest")
 {
-    demoUnconfined, demoJson,
+    demoUnconfined, demoJson, demoHypervisor, demoManifest,
 };
-demo.SetAction(pr => Cli.Guard(() => DemoCommand.Run(pr.GetValue(demoUnconfined), pr.GetValue(demoJson), Console.Out, Console.Error)));
+demo.SetAction(pr => Cli.Guard(() => DemoCommand.Run(pr.GetValue(demoUnconfined), pr.GetValue(demoJson), Console.Out, Console.Error,
+    pr.GetValue(demoHypervisor), pr.GetValue(demoManifest))));
 root.Subcommands.Add(demo);
+
+var buildHvOut = new Argument<string>("IMAGE") { Description = "Where to write the image (its manifest goes to IMAGE.manifest)" };
+var buildHv = new Command("build-hypervisor", "Write the mini-KVM as a hypervisor image file and manifest (the format 'demo --hypervisor' reads)") { buildHvOut };
+buildHv.SetAction(pr => Cli.Guard(() => BuildHypervisorCommand.Run(pr.GetValue(buildHvOut)!, Console.Out)));
+root.Subcommands.Add(buildHv);
+
+var attackCases = new Argument<string[]>("CASE") { Description = "Case files (.attack) or folders of them; none = the built-in suite", Arity = ArgumentArity.ZeroOrMore };
+var attackVerbose = new Option<bool>("--verbose") { Description = "One line per run (target, what stopped it, the report)" };
+var attack = new Command("attack", "Run attacks on the confinement and print what stopped each; exit 1 if any was not stopped as expected")
+{
+    attackCases, attackVerbose,
+};
+attack.SetAction(pr => Cli.Guard(() => AttackCommand.Run(pr.GetValue(attackCases) ?? [], pr.GetValue(attackVerbose), Console.Out, Console.Error)));
+root.Subcommands.Add(attack);
 
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)

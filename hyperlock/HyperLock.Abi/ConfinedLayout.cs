@@ -20,10 +20,30 @@ public static class ConfinedLayout
     /// <summary>The CPU structures of confined mode: GDT, IDT, TSS (read-only).</summary>
     public const ulong SystemTables = 0xFFFF_FF80_0010_0000;
     public const ulong Gdt = SystemTables, Idt = SystemTables + 0x1000, Tss = SystemTables + 0x2000;
-    /// <summary>The IST stack every vector uses; the trampoline's save area is at its top.</summary>
+    /// <summary>
+    /// The IST stacks: IST1 (8 KiB, at <see cref="IstStack"/>) serves every vector but NMI, #DF
+    /// and #MC, which have their own 4 KiB stacks (IST2, IST3, IST4), each with an unmapped
+    /// guard page below it, so an NMI or a fault that arrives while another vector's frame is
+    /// being used cannot overwrite it. The trampoline's save area is at the top of each.
+    /// </summary>
     public const ulong IstStack = 0xFFFF_FF80_0020_0000;
     public const ulong IstStackSize = 0x2000;
     public const ulong IstTop = IstStack + IstStackSize;
+    public const ulong NmiStackTop = IstStack + 0x4000, DoubleFaultStackTop = IstStack + 0x6000, MachineCheckStackTop = IstStack + 0x8000;
+    /// <summary>The whole IST area (the four stacks and the guard pages between them): one contiguous block of frames per space.</summary>
+    public const ulong IstAreaSize = 0x8000;
+
+    /// <summary>The IST index (1-4) the IDT gives <paramref name="vector"/>.</summary>
+    public static int IstOf(int vector) => vector switch { 2 => 2, 8 => 3, 18 => 4, _ => 1 };
+
+    /// <summary>The top of IST stack <paramref name="ist"/> (1-4).</summary>
+    public static ulong IstStackTop(int ist) => ist switch
+    {
+        2 => NmiStackTop, 3 => DoubleFaultStackTop, 4 => MachineCheckStackTop, _ => IstTop,
+    };
+
+    /// <summary>True when the page at <paramref name="offset"/> in the IST area is a stack page (the others are guards).</summary>
+    public static bool IsIstStackPage(ulong offset) => offset < IstStackSize || offset is 0x3000 or 0x5000 or 0x7000;
 
     /// <summary>Selectors of the confined (and host) GDT.</summary>
     public const ushort CodeSelector = 0x08, DataSelector = 0x10, TssSelector = 0x18;

@@ -42,4 +42,6 @@ public enum RuntimeService : uint
     Print = 15,
     /// <summary>The guest is finished: stop the instance and its guest normally, RDI = exit status.</summary>
     Exit = 16,
+    /// <summary>Report a diagnostic message to the runtime (kept per instance, shown to the operator): RDI = buffer in the instance's data area, RSI = length (1 to 256 bytes).</summary>
+    Report = 17,
 }

@@ -48,13 +48,15 @@ public static class DemoRunner
     /// <summary>
     /// Runs both guests; <paramref name="line"/> receives each completed serial line (guest name, text);
     /// <paramref name="prepared"/> is called with each runtime once its guests are added, before it runs
-    /// (tests attach a reference monitor there).
+    /// (tests attach a reference monitor there). <paramref name="hypervisor"/> replaces the mini-KVM
+    /// ("bring your own hypervisor"); it is verified at load like any image
+    /// (<see cref="Runtime.Loading.ImageRejectedException"/> when refused).
     /// </summary>
     public static DemoResult Run(bool confined, Action<string, string>? line = null, ulong maxInstructions = 50_000_000,
-        Action<IsolationRuntime>? prepared = null)
+        Action<IsolationRuntime>? prepared = null, Runtime.Loading.HypervisorImage? hypervisor = null)
     {
         var watch = Stopwatch.StartNew();
-        var image = MiniKvm.Build();
+        var image = hypervisor ?? MiniKvm.Build();
         var results = new List<GuestResult>();
         string schedule;
         if (confined)

@@ -43,11 +43,20 @@ public static class MiniKvm
     /// <summary>The exit reasons the mini-KVM has a handler for.</summary>
     public static IReadOnlyList<int> HandledExits => Handled;
 
+    /// <summary>
+    /// Test-only vulnerable variant (<c>Build(vulnerable: true)</c>, the attack suite's target): a
+    /// guest OUT to <see cref="DebugLogPort"/> appends RAX to a 16-entry debug log with no bounds
+    /// check, and the log sits just below a table of exit hooks the dispatcher follows (masked
+    /// indirect jump) before its own handlers, so a guest can point a hook anywhere.
+    /// </summary>
+    public const int DebugLogIndex = 0x3F8, DebugLog = 0x400, DebugLogEntries = 16, ExitHooks = DebugLog + DebugLogEntries * 8;
+    public const ushort DebugLogPort = 0xDB;
+
     /// <summary>Builds the image: x86 at offset 0, rewritten into bundles; one dispatch entry.</summary>
-    public static HypervisorImage Build()
+    public static HypervisorImage Build(bool vulnerable = false)
     {
         var a = new Assembler(64);
-        new Emitter(a).All();
+        new Emitter(a, vulnerable).All();
         var w = new ByteWriter();
         a.Assemble(w, 0);
         var r = Rewriter.Rewrite(w.Bytes.ToArray(), [0]);
@@ -55,7 +64,7 @@ public static class MiniKvm
         return new HypervisorImage(r.Image!.Bytes, new HypervisorManifest { DispatchEntry = r.Image.EntryPoints[0], DataSize = 0x1000, StackSize = 0x2000 });
     }
 
-    private sealed class Emitter(Assembler a)
+    private sealed class Emitter(Assembler a, bool vulnerable)
     {
         private Label _skip = a.CreateLabel(), _deliver = a.CreateLabel(), _enter = a.CreateLabel(),
             _injectGp = a.CreateLabel(), _controlRefused = a.CreateLabel();
@@ -111,6 +120,7 @@ public static class MiniKvm
             ControlWrite(F.PinControls, VmxControls.PinPreemptionTimer);
             ControlWrite(F.PreemptionTimerValue, SliceTimerValue);
             a.Label(ref ready);
+            if (vulnerable) FollowExitHook();
             foreach (var (reason, label) in handlers)
             {
                 a.cmp(r14d, reason);
@@ -162,6 +172,7 @@ public static class MiniKvm
             Service(RuntimeService.Abort);
             Hang();
             a.Label(ref notString);
+            if (vulnerable) AppendToDebugLog();
             a.mov(rbx, r12);
             a.shr(rbx, 16);
             a.mov(__word_ptr[r15 + RpcBuffer], bx);                // port
@@ -428,6 +439,37 @@ public static class MiniKvm
             a.mov(edi, AbortControlRefused);
             Service(RuntimeService.Abort);
             Hang();
+        }
+
+        // ---- the deliberate bug of the vulnerable variant ----------------------------------------
+
+        /// <summary>A hook set for this exit reason runs instead of the built-in handler.</summary>
+        private void FollowExitHook()
+        {
+            Label none = a.CreateLabel();
+            a.mov(rax, __qword_ptr[r15 + r14 * 8 + ExitHooks]);
+            a.test(rax, rax);
+            a.jz(none);
+            a.jmp(rax);                                            // the toolchain masks it (and rax, -32)
+            a.Label(ref none);
+        }
+
+        /// <summary>OUT to the debug-log port: log[index++] = guest RAX, without checking index (the bug).</summary>
+        private void AppendToDebugLog()
+        {
+            Label other = a.CreateLabel();
+            a.mov(rbx, r12);
+            a.shr(rbx, 16);
+            a.cmp(bx, DebugLogPort);
+            a.jne(other);
+            a.test(r12d, 8);
+            a.jnz(other);
+            a.mov(rcx, __qword_ptr[r15 + DebugLogIndex]);
+            a.mov(rax, GuestReg(Rax));
+            a.mov(__qword_ptr[r15 + rcx * 8 + DebugLog], rax);
+            a.inc(__qword_ptr[r15 + DebugLogIndex]);
+            a.jmp(_skip);
+            a.Label(ref other);
         }
 
         // ---- helpers ----------------------------------------------------------------------------

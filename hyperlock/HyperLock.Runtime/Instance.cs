@@ -36,10 +36,21 @@ public sealed class Instance
 
     /// <summary>What the hypervisor printed (service Print).</summary>
     public List<byte> Output { get; } = new();
+    /// <summary>Messages the hypervisor reported (service Report), in order.</summary>
+    public List<byte[]> Reported { get; } = new();
 
     /// <summary>The page tables of this instance's space (the host's, when unconfined).</summary>
     public PageTableBuilder Space { get; internal set; } = null!;
+    /// <summary>The PML4's physical address (CR3 without the PCID).</summary>
     public ulong Cr3 => Space.Root;
+    /// <summary>The PCID of this instance's space: its own (1 + id) when confined, the host's (0) when not.</summary>
+    public int Pcid { get; internal set; }
+    /// <summary>CR3 as the processor holds it while this instance's space is current: PML4 | PCID.</summary>
+    public ulong Cr3Value => Space.Root | (uint)Pcid;
+    /// <summary>The runtime changed this space's tables: the next load of its CR3 flushes its PCID.</summary>
+    internal bool TlbFlushPending { get; set; }
+    /// <summary>The guest's EPT changed (or the hypervisor asked for an invalidation): INVEPT before its next entry.</summary>
+    internal bool EptFlushPending { get; set; }
 
     public ulong[] DataFrames { get; internal set; } = [];
     public ulong[] StackFrames { get; internal set; } = [];

@@ -41,6 +41,7 @@ public sealed class IsolationRuntime : IDisposable
         var memory = Board.Memory;
         _pool = new FrameAllocator(memory, HostLayout.PoolStart, HostLayout.PoolEnd);
 
+        if ((Board.Cpu.Cpuid.Get(1, 0).Ecx & (1u << 17)) == 0) throw new InvalidOperationException("the board's CPU has no PCID support");
         Trampoline = TrampolineCode.Build(HostLayout.HostTables);
         int pages = (int)((Trampoline.Bytes.Length + 0xFFF) / 0x1000);
         _trampolineFrames = new ulong[pages];
@@ -51,15 +52,10 @@ public sealed class IsolationRuntime : IDisposable
             int from = k * 0x1000;
             memory.WriteBytes(_trampolineFrames[k], Trampoline.Bytes.AsSpan(from, Math.Min(0x1000, Trampoline.Bytes.Length - from)));
         }
-        // The rest of the last frame is executable in every space: INT3 there, so a masked jump
-        // past the trampoline's end traps (#BP, contained) instead of running zeros.
+        // Past the trampoline's last bundle the frame is INT3, not zeros: a masked jump there traps
+        // like one into any trampoline bundle (found by the attack suite's jump-scan case).
         int tail = pages * 0x1000 - Trampoline.Bytes.Length;
-        if (tail > 0)
-        {
-            var pad = new byte[tail];
-            Array.Fill(pad, ImageLoader.TailPadding);
-            memory.WriteBytes(_trampolineFrames[^1] + (ulong)(0x1000 - tail), pad);
-        }
+        if (tail > 0) memory.WriteBytes(_trampolineFrames[^1] + 0x1000 - (ulong)tail, Enumerable.Repeat((byte)0xCC, tail).ToArray());
         HostSpace = SpaceBuilder.Host(memory, _trampolineFrames);
         SystemTables.Write(memory, HostLayout.HostGdt, HostLayout.HostIdt, HostLayout.HostTss);
         memory.Write(HostLayout.VmxonRegion, 4, VmxCapabilities.RevisionId);
@@ -89,6 +85,8 @@ public sealed class IsolationRuntime : IDisposable
     public List<ContainmentReport> Reports { get; } = new();
     /// <summary>Confined↔host transitions (gate calls, exits dispatched into an instance, events).</summary>
     public long Transitions { get; private set; }
+    /// <summary>NMIs the host took (on their own IST stack) and returned from, wherever they arrived.</summary>
+    public long NmisHandled { get; private set; }
 
     /// <summary>Raised whenever an instance is given the CPU (the demo hashes the other parties here).</summary>
     public event Action<Instance>? InstanceScheduled;
@@ -119,7 +117,7 @@ public sealed class IsolationRuntime : IDisposable
         var inst = new Instance(_instances.Count, guest, image, confined) { DeviceModel = deviceModel };
         inst.DataFrames = Frames(image.Manifest.DataSize);
         inst.StackFrames = Frames(image.Manifest.StackSize);
-        inst.IstFrames = _pool.AllocateContiguous((int)(ConfinedLayout.IstStackSize / FrameAllocator.FrameSize));
+        inst.IstFrames = _pool.AllocateContiguous((int)(ConfinedLayout.IstAreaSize / FrameAllocator.FrameSize));
         inst.GdtFrame = _pool.Allocate();
         inst.IdtFrame = _pool.Allocate();
         inst.TssFrame = _pool.Allocate();
@@ -139,6 +137,9 @@ public sealed class IsolationRuntime : IDisposable
 
         if (confined)
         {
+            inst.Pcid = inst.Id + 1; // the host's space is PCID 0
+            inst.TlbFlushPending = true; // its first entry starts the PCID empty
+            if (inst.Pcid > MaxPcid) throw new InvalidOperationException($"at most {MaxPcid} confined instances (one PCID each)");
             inst.Space = SpaceBuilder.Confined(memory, _pool, inst, _trampolineFrames);
             inst.SaveFramePhysical = inst.IstFrames + ConfinedLayout.IstStackSize - SaveFrame.Size;
         }
@@ -151,6 +152,19 @@ public sealed class IsolationRuntime : IDisposable
         }
         _instances.Add(inst);
         return inst;
+    }
+
+    private const int MaxPcid = 0xFFF;
+
+    /// <summary>MOV to CR3 with this bit keeps the loaded PCID's translations (CR4.PCIDE = 1).</summary>
+    public const ulong Cr3NoFlush = 1UL << 63;
+
+    /// <summary>What the dispatcher loads into CR3 to enter <paramref name="inst"/>'s space: its PCID, without a flush unless its tables changed.</summary>
+    private static ulong Cr3Load(Instance inst)
+    {
+        ulong value = inst.Cr3Value | (inst.TlbFlushPending ? 0 : Cr3NoFlush);
+        inst.TlbFlushPending = false;
+        return value;
     }
 
     private ulong[] Frames(ulong bytes)
@@ -177,7 +191,9 @@ public sealed class IsolationRuntime : IDisposable
     /// <summary>The host's system state (also HOST_* in every VMCS).</summary>
     public LongModeState HostState => new()
     {
-        Cr3 = HostSpace.Root, Cr4 = LongModeState.DefaultCr4 | Bits.Cr4Vmxe,
+        // PCIDs: host (0) and every confined space (1 + id) keep their translations across the
+        // switches (no-flush CR3 loads). CR4.PGE stays 0: no translation is shared by all PCIDs.
+        Cr3 = HostSpace.Root, Cr4 = LongModeState.DefaultCr4 | Bits.Cr4Vmxe | Bits.Cr4Pcide,
         GdtBase = ConfinedLayout.Gdt, IdtBase = ConfinedLayout.Idt, TssBase = ConfinedLayout.Tss,
     };
 
@@ -225,9 +241,10 @@ public sealed class IsolationRuntime : IDisposable
         if (!inst.Launched)
         {
             var fields = VmcsBuilder.Standard64BitGuest(HostState, HostLayout.HostStackTop, GuestSpec.State, GuestSpec.CodeAddress, GuestSpec.StackTop)
-                .WithEpt(inst.Ept.Pointer())
+                .WithEpt(inst.Ept.Pointer(), vpid: (ushort)(inst.Id + 1)) // entries and exits then keep the host's and the spaces' translations (PCIDs)
                 .WithUnconditionalIoExiting()
                 .Set(F.HostRip, Trampoline.ExitStub);
+            foreach (uint msr in MsrAllowList.SwitchedByVmcs) fields.Set(MsrAllowList.GuestField(msr), inst.CpuState.Msrs.GetValueOrDefault(msr));
             if (!fields.ApplyTo(c.Cpu)) { Contain(c.Cpu, inst, "VMCS set-up refused", -1, 0, 0, 0); return; }
         }
         EnterGuest(c.Cpu, inst);
@@ -243,6 +260,12 @@ public sealed class IsolationRuntime : IDisposable
             mem.Write(HostLayout.GuestRegisterFrame + SaveFrame.RegisterOffset(reg), 8, mem.Read(inst.GuestRegistersPhysical + (ulong)reg * 8, 8));
         }
         CopyFx(inst.FxFrame, HostLayout.GuestFxArea);
+        if (inst.EptFlushPending)
+        {
+            mem.Write(HostLayout.SlotInveptDescriptor, 8, inst.Ept.Pointer());
+            mem.Write(HostLayout.SlotInveptPending, 8, 1);
+            inst.EptFlushPending = false;
+        }
         cpu.Xcr0 = inst.CpuState.Xcr0;
         cpu.Cr2 = inst.CpuState.Cr2;
         foreach (uint msr in MsrAllowList.SwitchedAtEntry) cpu.TryWriteMsr(msr, inst.CpuState.Msrs.GetValueOrDefault(msr));
@@ -282,6 +305,7 @@ public sealed class IsolationRuntime : IDisposable
         inst.CpuState.Cr2 = c.Cpu.Cr2;
         c.Cpu.Cr2 = 0;
         foreach (uint msr in MsrAllowList.SwitchedAtEntry) c.Cpu.TryWriteMsr(msr, 0);
+        foreach (uint msr in MsrAllowList.SwitchedByVmcs) inst.CpuState.Msrs[msr] = c.Cpu.ReadVmcsField(MsrAllowList.GuestField(msr)); // saved by the exit
         int reason = (int)(c.Cpu.ReadVmcsField(F.ExitReason) & 0xFFFF);
         if (reason < inst.ExitsByReason.Length) inst.ExitsByReason[reason]++;
         // A fresh frame: the hypervisor starts at its validated entry on its own stack, IF = 1.
@@ -304,15 +328,32 @@ public sealed class IsolationRuntime : IDisposable
         inst.Transitions++;
         inst.RuntimeInstructions += SinceMark(cpu);
         Budget.Arm(inst.BudgetLeft);
-        cpu.R(Reg.Rax) = inst.Confined ? inst.Cr3 : DispatchAction.ResumeInPlace;
+        cpu.R(Reg.Rsi) = SaveFrame.Linear; // the frame OnVmExit built or the gate's, on IST1
+        cpu.R(Reg.Rax) = inst.Confined ? Cr3Load(inst) : DispatchAction.ResumeInPlace;
     }
 
     private void OnEvent(HostCallContext c)
     {
-        var inst = _current!;
         var mem = Board.Memory;
-        ulong f = inst.SaveFramePhysical;
+        // The frame is at the top of the vector's IST stack in the space the vector arrived in.
+        ulong frameLinear = c.Cpu.R(Reg.Rsi), arrivedCr3 = c.Cpu.R(Reg.Rdi);
+        bool arrivedInHost = arrivedCr3 == HostSpace.Root;
+        if (!arrivedInHost && (_current is null || arrivedCr3 != _current.Cr3Value) || frameLinear - ConfinedLayout.IstStack >= ConfinedLayout.IstAreaSize)
+            throw new InvalidOperationException($"trampoline event from CR3 {arrivedCr3:X}, frame {frameLinear:X}: no such space or stack");
+        ulong f = (arrivedInHost ? HostLayout.HostIst : _current!.IstFrames) + (frameLinear - ConfinedLayout.IstStack);
         int vector = (int)mem.Read(f + SaveFrame.VectorOffset, 8);
+        if (vector == 2)
+        {
+            // An NMI belongs to the host, not to whatever it interrupted (the hypervisor, the
+            // trampoline, the idle loop): take note and return there from its own stack. Its few
+            // instructions count against the interrupted party; the budget timer keeps running.
+            NmisHandled++;
+            c.Cpu.R(Reg.Rsi) = frameLinear;
+            c.Cpu.R(Reg.Rax) = arrivedInHost ? DispatchAction.ResumeInPlace : Cr3Load(_current!);
+            return;
+        }
+        if (_current is null) throw new InvalidOperationException($"vector {vector} in the host with no instance running");
+        var inst = _current;
         Transitions++;
         inst.Transitions++;
         inst.HypervisorInstructions += SinceMark(c.Cpu);

@@ -45,7 +45,8 @@ public class AddressSpaceMapTests
         if (linear == ConfinedLayout.Gdt) return (Region.SystemTables, false, true, inst.GdtFrame);
         if (linear == ConfinedLayout.Idt) return (Region.SystemTables, false, true, inst.IdtFrame);
         if (linear == ConfinedLayout.Tss) return (Region.SystemTables, false, true, inst.TssFrame);
-        if (linear >= ConfinedLayout.IstStack && linear < ConfinedLayout.IstTop)
+        if (linear >= ConfinedLayout.IstStack && linear - ConfinedLayout.IstStack < ConfinedLayout.IstAreaSize
+            && ConfinedLayout.IsIstStackPage(linear - ConfinedLayout.IstStack)) // the guard pages between the stacks are not
             return (Region.IstStack, true, true, inst.IstFrames + Index(ConfinedLayout.IstStack) * Page);
         return null;
     }
@@ -112,13 +113,18 @@ public class AddressSpaceMapTests
         Assert.Null(a.Space.Walk(ConfinedLayout.Stack - Page)); // the guard page below the stack
         Assert.Null(a.Space.Walk(ConfinedLayout.GuestWindow + Page)); // gfn 1 was never asked for
         Assert.Null(a.Space.Walk(HostLayout.HostStack)); // the host's memory is not there
+        foreach (int ist in new[] { 2, 3, 4 }) // a guard page below each of the NMI, #DF and #MC stacks
+        {
+            Assert.NotNull(a.Space.Walk(ConfinedLayout.IstStackTop(ist) - Page));
+            Assert.Null(a.Space.Walk(ConfinedLayout.IstStackTop(ist) - 2 * Page));
+        }
     }
 
     private static void AssertNotOwnedBy(Instance other, ulong frame)
     {
         Assert.DoesNotContain(frame, other.DataFrames);
         Assert.DoesNotContain(frame, other.StackFrames);
-        Assert.False(frame >= other.IstFrames && frame < other.IstFrames + ConfinedLayout.IstStackSize);
+        Assert.False(frame >= other.IstFrames && frame < other.IstFrames + ConfinedLayout.IstAreaSize);
         Assert.False(frame >= other.GuestBase && frame < other.GuestBase + other.GuestSize);
         Assert.NotEqual(other.GdtFrame, frame);
         Assert.NotEqual(other.IdtFrame, frame);

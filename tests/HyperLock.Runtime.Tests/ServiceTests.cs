@@ -52,6 +52,15 @@ public class ServiceTests
         a.mov(r11d, 999);
         a.@int(ServiceRegisters.GateVector);
         a.mov(__qword_ptr[r15 + Slots + 11 * 8], rax);
+        a.mov(__dword_ptr[r15 + 0x280], 0x216968);             // "hi!"
+        a.lea(rdi, __qword_ptr[r15 + 0x280]); a.mov(esi, 3);
+        Call(a, RuntimeService.Report, 12);
+        a.lea(rdi, __qword_ptr[r15 + 0x280]); a.xor(esi, esi);
+        Call(a, RuntimeService.Report, 13);                     // empty
+        a.lea(rdi, __qword_ptr[r15 + 0x3FFF]); a.mov(esi, 2);
+        Call(a, RuntimeService.Report, 14);                     // runs past the data area
+        a.mov(edi, 0x1000); a.mov(esi, 2);
+        Call(a, RuntimeService.Report, 15);                     // not in the data area
         a.xor(edi, edi);
         a.mov(r11d, (uint)RuntimeService.Exit);
         a.@int(ServiceRegisters.GateVector);
@@ -84,6 +93,11 @@ public class ServiceTests
         Assert.Equal(0, Slot(10));
         Assert.Equal(3UL, inst.CpuState.Xcr0);
         Assert.Equal((long)RuntimeStatus.UnknownService, Slot(11));
+        Assert.Equal(0, Slot(12));
+        Assert.Equal((long)RuntimeStatus.OutOfRange, Slot(13));
+        Assert.Equal((long)RuntimeStatus.OutOfRange, Slot(14));
+        Assert.Equal((long)RuntimeStatus.OutOfRange, Slot(15));
+        Assert.Equal("hi!", System.Text.Encoding.ASCII.GetString(Assert.Single(inst.Reported)));
         Assert.Equal(rt.Board.Cpu.ReadVmcsField(F.EptPointer), inst.Ept.Pointer());
     }
 
@@ -135,6 +149,27 @@ public class ServiceTests
                 if (n.HostPhysical < inst.GuestBase || n.HostPhysical >= inst.GuestBase + inst.GuestSize) return false;
                 if (inRange ? n.Permissions != (EptPermissions)perms : n.Permissions != m.Permissions) return false;
             }
+            return true;
+        });
+
+    [Property(MaxTest = 100)]
+    public Property ReportReadsOnlyTheInstancesDataAreaOrNothing() => Prop.ForAll(
+        Gen.OneOf(Gen.Choose(-0x100, 0x1100).Select(i => ConfinedLayout.Data + (ulong)(long)i), ArbMap.Default.GeneratorFor<ulong>()).ToArbitrary(),
+        Gen.OneOf(Gen.Choose(0, 300).Select(i => (ulong)i), ArbMap.Default.GeneratorFor<ulong>()).ToArbitrary(),
+        (buffer, length) =>
+        {
+            using var rt = Fresh(out var inst);
+            ulong dataSize = (ulong)inst.DataFrames.Length * 0x1000;
+            for (ulong k = 0; k < dataSize; k++) rt.Board.Memory.Write(inst.DataFrames[k / 0x1000] + k % 0x1000, 1, (k * 7 + 3) & 0xFF);
+            var table = new ServiceTable(rt);
+            var status = table.Report(inst, buffer, length);
+            bool inside = length is >= 1 and <= ServiceTable.MaxReportLength && buffer >= ConfinedLayout.Data
+                && buffer - ConfinedLayout.Data <= dataSize && buffer - ConfinedLayout.Data + length <= dataSize;
+            if (!inside) return status == RuntimeStatus.OutOfRange && inst.Reported.Count == 0;
+            if (status != RuntimeStatus.Ok || inst.Reported.Count != 1 || (ulong)inst.Reported[0].Length != length) return false;
+            ulong off = buffer - ConfinedLayout.Data;
+            for (ulong k = 0; k < length; k++)
+                if (inst.Reported[0][k] != (byte)(((off + k) * 7 + 3) & 0xFF)) return false;
             return true;
         });
 

@@ -56,14 +56,21 @@ public class TrampolineShapeTests
                 var g = idt.ReadGate64(v);
                 Assert.True(g.Present);
                 Assert.Equal(ConfinedLayout.Trampoline + (ulong)v * 32 + 1, g.Handler);
-                Assert.Equal(1, g.Ist);
+                Assert.Equal(v switch { 2 => 2, 8 => 3, 18 => 4, _ => 1 }, g.Ist); // NMI, #DF, #MC on stacks of their own
                 Assert.Equal(ConfinedLayout.CodeSelector, g.Selector);
                 Assert.Equal(IdtBuilder.InterruptGate, g.Type);
                 Assert.Equal(0xCCUL, rt.Board.Memory.Read(rt.TrampolineFrames[v * 32 / 4096] + (ulong)(v * 32 % 4096), 1));
             }
         }
-        Assert.Equal(ConfinedLayout.IstTop, new TssBuilder(rt.Board.Memory, inst.TssFrame).ReadIst(1));
-        Assert.Equal(ConfinedLayout.IstTop, new TssBuilder(rt.Board.Memory, HostLayout.HostTss).ReadIst(1));
+        foreach (ulong tss in new[] { inst.TssFrame, HostLayout.HostTss })
+        {
+            var t = new TssBuilder(rt.Board.Memory, tss);
+            Assert.Equal(ConfinedLayout.IstTop, t.ReadIst(1));
+            Assert.Equal(ConfinedLayout.NmiStackTop, t.ReadIst(2));
+            Assert.Equal(ConfinedLayout.DoubleFaultStackTop, t.ReadIst(3));
+            Assert.Equal(ConfinedLayout.MachineCheckStackTop, t.ReadIst(4));
+            Assert.Equal(4, new[] { t.ReadIst(1), t.ReadIst(2), t.ReadIst(3), t.ReadIst(4) }.Distinct().Count());
+        }
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using HyperLock.Demo;
+using HyperLock.Runtime.Loading;
 
 namespace HyperLock.Cli.Commands;
 
@@ -12,10 +13,29 @@ namespace HyperLock.Cli.Commands;
 /// </summary>
 public static class DemoCommand
 {
-    public static int Run(bool unconfined, bool json, TextWriter stdout, TextWriter stderr)
+    public static int Run(bool unconfined, bool json, TextWriter stdout, TextWriter stderr, string? hypervisorPath = null, string? manifestPath = null)
     {
-        if (!json) stderr.WriteLine($"hyperlock demo: two guests, each under its own {(unconfined ? "unconfined" : "confined")} mini-KVM instance");
-        var result = DemoRunner.Run(!unconfined, json ? null : (guest, line) => stdout.WriteLine($"[{guest}] {line}"));
+        if (manifestPath is not null && hypervisorPath is null) throw new UsageException("--manifest needs --hypervisor IMAGE");
+        HypervisorImage? image = null;
+        if (hypervisorPath is not null)
+        {
+            try { image = HypervisorImageFile.Read(hypervisorPath, manifestPath); }
+            catch (ManifestFormatException e) { throw new UsageException(e.Message); }
+        }
+        string who = hypervisorPath is null ? "mini-KVM" : $"'{Path.GetFileName(hypervisorPath)}'";
+        if (!json) stderr.WriteLine($"hyperlock demo: two guests, each under its own {(unconfined ? "unconfined" : "confined")} {who} instance");
+        DemoResult result;
+        try
+        {
+            result = DemoRunner.Run(!unconfined, json ? null : (guest, line) => stdout.WriteLine($"[{guest}] {line}"), hypervisor: image);
+        }
+        catch (ImageRejectedException e)
+        {
+            // The verifier's findings, as 'hyperlock verify' prints them; status 1 as a rejection there.
+            stderr.WriteLine($"hyperlock: {hypervisorPath}: {e.Message}");
+            stderr.Write(e.Verification.ToText(hypervisorPath ?? "image"));
+            return 1;
+        }
         stdout.Write(json ? Json(result) : Table(result, maskTimings: false));
         return result.Succeeded ? 0 : 1;
     }

@@ -14,8 +14,25 @@ public static class MsrAllowList
 
     public static bool Contains(uint msr) => Allowed.Contains(msr);
 
-    /// <summary>The MSRs the runtime loads into the processor at every VM entry (the guest's values) and clears at every VM exit, so neither the host nor another guest sees them. PAT is switched by the VMCS instead.</summary>
-    public static readonly uint[] SwitchedAtEntry = [SysenterCs, SysenterEsp, SysenterEip, Star, Lstar, Cstar, Fmask, KernelGsBase, TscAux];
+    /// <summary>The MSRs the runtime loads into the processor at every VM entry (the guest's values) and clears at every VM exit, so neither the host nor another guest sees them.</summary>
+    public static readonly uint[] SwitchedAtEntry = [Star, Lstar, Cstar, Fmask, KernelGsBase, TscAux];
+
+    /// <summary>
+    /// The MSRs every VM entry loads from the VMCS's guest-state area and every VM exit saves there
+    /// (and loads the host's from the host-state area, which the runtime leaves 0): the
+    /// SYSENTER MSRs (SDM 27.3.2.1, 28.3.2.1). The runtime keeps the guest's values in the
+    /// instance's own VMCS. PAT is switched by the VMCS too (VM-entry/exit controls).
+    /// </summary>
+    public static readonly uint[] SwitchedByVmcs = [SysenterCs, SysenterEsp, SysenterEip];
+
+    /// <summary>The guest-state VMCS field that holds <paramref name="msr"/>, or 0 when the VMCS does not hold it.</summary>
+    public static uint GuestField(uint msr) => msr switch
+    {
+        SysenterCs => Emulator.Vmx.VmcsField.GuestSysenterCs,
+        SysenterEsp => Emulator.Vmx.VmcsField.GuestSysenterEsp,
+        SysenterEip => Emulator.Vmx.VmcsField.GuestSysenterEip,
+        _ => 0,
+    };
 
     /// <summary>True when <paramref name="value"/> is a value the MSR can hold (canonical addresses, valid PAT types).</summary>
     public static bool IsValid(uint msr, ulong value) => msr switch

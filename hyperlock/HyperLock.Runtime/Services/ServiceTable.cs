@@ -35,7 +35,8 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
             {
                 uint msr = (uint)r[Reg.Rcx];
                 if (!MsrAllowList.Contains(msr)) { r[Reg.Rax] = St(RuntimeStatus.MsrNotAllowed); r[Reg.Rdx] = 0; break; }
-                ulong v = inst.CpuState.Msrs.GetValueOrDefault(msr);
+                uint field = MsrAllowList.GuestField(msr);
+                ulong v = field != 0 ? cpu.ReadVmcsField(field) : inst.CpuState.Msrs.GetValueOrDefault(msr);
                 r[Reg.Rax] = (uint)v;
                 r[Reg.Rdx] = v >> 32;
                 break;
@@ -46,7 +47,13 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
                 ulong v = ((r[Reg.Rdx] & 0xFFFFFFFF) << 32) | (r[Reg.Rax] & 0xFFFFFFFF);
                 if (!MsrAllowList.Contains(msr)) r[Reg.Rax] = St(RuntimeStatus.MsrNotAllowed);
                 else if (!MsrAllowList.IsValid(msr, v)) r[Reg.Rax] = St(RuntimeStatus.InvalidValue);
-                else { inst.CpuState.Msrs[msr] = v; r[Reg.Rax] = 0; }
+                else
+                {
+                    inst.CpuState.Msrs[msr] = v;
+                    uint field = MsrAllowList.GuestField(msr);
+                    if (field != 0) cpu.WriteVmcsField(field, v); // the instance's VMCS is current
+                    r[Reg.Rax] = 0;
+                }
                 break;
             }
             case RuntimeService.ControlWrite:
@@ -73,7 +80,7 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
                 break;
             case RuntimeService.InvalidateEpt:
             case RuntimeService.InvalidateVpid:
-                cpu.FlushTlb(includeGlobal: true);
+                inst.EptFlushPending = true; // the guest's translations (its VPID, its EPTP) go before its next entry
                 r[Reg.Rax] = 0;
                 break;
             case RuntimeService.Halt:
@@ -83,6 +90,9 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
             case RuntimeService.Print:
                 inst.Output.Add((byte)r[Reg.Rdi]);
                 r[Reg.Rax] = 0;
+                break;
+            case RuntimeService.Report:
+                r[Reg.Rax] = St(Report(inst, r[Reg.Rdi], r[Reg.Rsi]));
                 break;
             case RuntimeService.Exit:
                 runtime.MarkFinished(inst, (int)r[Reg.Rdi]);
@@ -102,7 +112,11 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
     {
         if (gfn >= inst.GuestPages) return St(RuntimeStatus.OutOfRange);
         ulong linear = ConfinedLayout.GuestWindow + gfn * Page;
-        if (inst.Space.Walk(linear) is null) SpaceBuilder.MapGuestPage(inst.Space, inst, gfn);
+        if (inst.Space.Walk(linear) is null)
+        {
+            SpaceBuilder.MapGuestPage(inst.Space, inst, gfn);
+            inst.TlbFlushPending = true; // new tables: drop whatever the instance's PCID holds at its next entry
+        }
         return linear;
     }
 
@@ -120,6 +134,7 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
             ulong g = gpa + k * Page;
             inst.Ept.Map(g, inst.GuestBase + g, p);
         }
+        inst.EptFlushPending = true;
         return RuntimeStatus.Ok;
     }
 
@@ -140,6 +155,26 @@ internal sealed class ServiceTable(IsolationRuntime runtime)
         ulong supported = leaf.Eax | ((ulong)leaf.Edx << 32);
         if ((value & 1) == 0 || (value & ~supported) != 0 || ((value & 4) != 0 && (value & 2) == 0)) return RuntimeStatus.InvalidValue;
         inst.CpuState.Xcr0 = value;
+        return RuntimeStatus.Ok;
+    }
+
+    /// <summary>The longest message <see cref="RuntimeService.Report"/> accepts.</summary>
+    public const ulong MaxReportLength = 256;
+
+    /// <summary>Copies a message of <paramref name="length"/> bytes at <paramref name="buffer"/> (inside the instance's data area) into its reports.</summary>
+    internal RuntimeStatus Report(Instance inst, ulong buffer, ulong length)
+    {
+        ulong dataSize = (ulong)inst.DataFrames.Length * Page;
+        if (length == 0 || length > MaxReportLength || buffer < ConfinedLayout.Data || buffer - ConfinedLayout.Data > dataSize - length)
+            return RuntimeStatus.OutOfRange;
+        var message = new byte[length];
+        ulong off = buffer - ConfinedLayout.Data;
+        for (ulong k = 0; k < length; k++)
+        {
+            ulong o = off + k; // the data frames need not be contiguous
+            message[k] = (byte)runtime.Board.Memory.Read(inst.DataFrames[o / Page] + o % Page, 1);
+        }
+        inst.Reported.Add(message);
         return RuntimeStatus.Ok;
     }
 

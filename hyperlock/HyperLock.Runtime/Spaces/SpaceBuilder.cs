@@ -24,7 +24,7 @@ internal static class SpaceBuilder
         pt.Map4K(ConfinedLayout.Gdt, HostLayout.HostGdt, R);
         pt.Map4K(ConfinedLayout.Idt, HostLayout.HostIdt, R);
         pt.Map4K(ConfinedLayout.Tss, HostLayout.HostTss, R);
-        for (ulong k = 0; k < ConfinedLayout.IstStackSize / Page; k++) pt.Map4K(ConfinedLayout.IstStack + k * Page, HostLayout.HostIst + k * Page, RW);
+        MapIstStacks(pt, HostLayout.HostIst);
         return pt;
     }
 
@@ -36,7 +36,7 @@ internal static class SpaceBuilder
         pt.Map4K(ConfinedLayout.Gdt, instance.GdtFrame, R);
         pt.Map4K(ConfinedLayout.Idt, instance.IdtFrame, R);
         pt.Map4K(ConfinedLayout.Tss, instance.TssFrame, R);
-        for (ulong k = 0; k < ConfinedLayout.IstStackSize / Page; k++) pt.Map4K(ConfinedLayout.IstStack + k * Page, instance.IstFrames + k * Page, RW);
+        MapIstStacks(pt, instance.IstFrames);
         MapHypervisor(pt, instance);
         return pt;
     }
@@ -52,6 +52,13 @@ internal static class SpaceBuilder
     /// <summary>Maps guest page <paramref name="gfn"/> into the window (read + write, no execute).</summary>
     public static void MapGuestPage(PageTableBuilder pt, Instance instance, ulong gfn) =>
         pt.Map4K(ConfinedLayout.GuestWindow + gfn * Page, instance.GuestBase + gfn * Page, RW);
+
+    /// <summary>The four IST stacks of a space (the guard pages between them stay unmapped).</summary>
+    private static void MapIstStacks(PageTableBuilder pt, ulong areaFrames)
+    {
+        for (ulong o = 0; o < ConfinedLayout.IstAreaSize; o += Page)
+            if (ConfinedLayout.IsIstStackPage(o)) pt.Map4K(ConfinedLayout.IstStack + o, areaFrames + o, RW);
+    }
 
     private static void MapShared(PageTableBuilder pt, ulong[] trampolineFrames)
     {

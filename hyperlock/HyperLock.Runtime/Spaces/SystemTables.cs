@@ -9,7 +9,7 @@ namespace HyperLock.Runtime.Spaces;
 /// Writes a GDT, IDT and TSS into three frames. The host and every confined space have their own
 /// set, mapped at the same linear addresses (<see cref="ConfinedLayout.SystemTables"/>), so a CR3
 /// load switches the tables the CPU will read and GDTR, IDTR and TR never change (no LTR, whose
-/// busy-bit write would need the GDT writable). Every IDT gate points into the trampoline on IST1.
+/// busy-bit write would need the GDT writable). Every IDT gate points into the trampoline on an IST stack: NMI, #DF and #MC on their own.
 /// </summary>
 public static class SystemTables
 {
@@ -19,8 +19,10 @@ public static class SystemTables
         gdt.Code64(ConfinedLayout.CodeSelector);
         gdt.Data(ConfinedLayout.DataSelector);
         gdt.Tss64(ConfinedLayout.TssSelector, ConfinedLayout.Tss, busy: true);
-        new TssBuilder(memory, tssFrame).Ist(1, ConfinedLayout.IstTop).IoMapBase((ushort)TssBuilder.Size);
+        var tss = new TssBuilder(memory, tssFrame);
+        for (int ist = 1; ist <= 4; ist++) tss.Ist(ist, ConfinedLayout.IstStackTop(ist));
+        tss.IoMapBase((ushort)TssBuilder.Size);
         var idt = new IdtBuilder(memory, idtFrame);
-        for (int v = 0; v < 256; v++) idt.Gate64(v, TrampolineCode.GateTarget(v), ConfinedLayout.CodeSelector, ist: 1);
+        for (int v = 0; v < 256; v++) idt.Gate64(v, TrampolineCode.GateTarget(v), ConfinedLayout.CodeSelector, ist: ConfinedLayout.IstOf(v));
     }
 }

@@ -7,7 +7,7 @@ public enum HostCall : uint
     Boot = 1,
     /// <summary>A VM exit: the guest's registers are in the guest-register frame on the host stack.</summary>
     VmExit = 2,
-    /// <summary>A vector arrived (gate, exception, interrupt): the save frame is at the IST top of the space it arrived in.</summary>
+    /// <summary>A vector arrived (gate, exception, interrupt, NMI): RSI = the save frame's linear address (at the top of the vector's IST stack), RDI = the CR3 it arrived in.</summary>
     Event = 3,
     /// <summary>VMCLEAR/VMPTRLD of the VMCS slot is done; the VMCS is current.</summary>
     VmcsLoaded = 4,
@@ -24,12 +24,12 @@ public static class DispatchAction
     public const ulong LaunchGuest = 2;
     /// <summary>Nothing left to run: HLT with interrupts off.</summary>
     public const ulong Stop = 3;
-    /// <summary>Return to the hypervisor without changing CR3 (unconfined): pop the save frame, IRETQ.</summary>
+    /// <summary>Return without changing CR3 (unconfined, or an NMI in the host's trampoline code): pop the save frame at RSI, IRETQ.</summary>
     public const ulong ResumeInPlace = 4;
     /// <summary>VMCLEAR then VMPTRLD the VMCS in the slot, then <see cref="HostCall.VmcsLoaded"/>.</summary>
     public const ulong ClearAndLoadVmcs = 5;
     /// <summary>VMPTRLD the VMCS in the slot, then <see cref="HostCall.VmcsLoaded"/>.</summary>
     public const ulong LoadVmcs = 6;
-    /// <summary>Any value at or above this is a confined CR3: load it, pop the save frame, IRETQ.</summary>
+    /// <summary>Any value at or above this is a confined CR3: load it, pop the save frame at RSI, IRETQ.</summary>
     public const ulong EnterConfinedMinimum = 0x1000;
 }

@@ -15,8 +15,11 @@ public static class SaveFrame
     public const ulong VectorOffset = 15 * 8, ErrorOffset = 16 * 8, RipOffset = 17 * 8, CsOffset = 18 * 8,
         RflagsOffset = 19 * 8, RspOffset = 20 * 8, SsOffset = 21 * 8;
 
-    /// <summary>The linear address of the frame (the same in every space).</summary>
+    /// <summary>The linear address of the IST1 frame (the same in every space): gates, exceptions, interrupts, and the frame a VM exit's dispatch builds.</summary>
     public const ulong Linear = ConfinedLayout.IstTop - Size;
+
+    /// <summary>The frame at the top of IST stack <paramref name="ist"/>.</summary>
+    public static ulong LinearOf(int ist) => ConfinedLayout.IstStackTop(ist) - Size;
 
     /// <summary>Register numbers (RAX = 0 … R15 = 15) in push order; the one pushed first sits highest.</summary>
     public static readonly int[] PushOrder = [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];

@@ -46,13 +46,17 @@ public sealed class TrampolineCode
         }
 
         // Save the interrupted code's registers on the IST stack, then leave for the host space
-        // (unless already there: the unconfined baseline), then call the runtime.
+        // (unless already there: the unconfined baseline), then call the runtime with the frame
+        // (RSI) and the CR3 it arrived in (RDI): NMI, #DF and #MC have stacks of their own.
         w.Label("common");
         PushAll(w);
         w.Add(Instruction.Create(Code.Mov_r64_cr, Register.RAX, Register.CR3));
+        w.Add(Instruction.Create(Code.Mov_r64_rm64, Register.RSI, Register.RSP));
+        w.Add(Instruction.Create(Code.Mov_r64_rm64, Register.RDI, Register.RAX));
         w.Add(Instruction.Create(Code.Mov_r64_imm64, Register.RCX, hostCr3));
         w.Add(Instruction.Create(Code.Cmp_rm64_r64, Register.RAX, Register.RCX));
         w.Branch(Code.Je_rel32_64, "inhost");
+        w.Add(Instruction.Create(Code.Bts_rm64_imm8, Register.RCX, 63)); // no flush: the confined PCID's translations stay
         w.Add(Instruction.Create(Code.Mov_cr_r64, Register.CR3, Register.RCX));
         w.Label("inhost");
         w.Add(Instruction.Create(Code.Mov_rm64_imm32, Register.RSP, (int)HostLayout.HostStackTop));
@@ -81,14 +85,23 @@ public sealed class TrampolineCode
         w.Branch(Code.Jmp_rel32_64, "resumeinplace");
 
         w.Label("resumeinplace");
-        w.Add(Instruction.Create(Code.Mov_r64_imm64, Register.RSP, SaveFrame.Linear));
+        w.Add(Instruction.Create(Code.Mov_r64_rm64, Register.RSP, Register.RSI)); // the frame the runtime names
         PopAll(w);
         w.Add(Instruction.Create(Code.Add_rm64_imm8, Register.RSP, 16));
         w.Add(Instruction.Create(Code.Iretq));
 
         foreach (var (label, entry) in new[] { ("resumeguest", Code.Vmresume), ("launchguest", Code.Vmlaunch) })
         {
+            // Guests run with VPIDs, so entries and exits keep translations: after an EPT change
+            // the runtime asks for an INVEPT of the guest's EPTP before the entry.
             w.Label(label);
+            w.Add(Instruction.Create(Code.Cmp_rm64_imm8, Absolute(HostLayout.SlotInveptPending), 0));
+            w.Branch(Code.Je_rel32_64, label + "-fx");
+            w.Add(Instruction.Create(Code.Mov_r32_imm32, Register.ECX, 1u)); // single context
+            w.Add(Instruction.Create(Code.Invept_r64_m128, Register.RCX, Absolute(HostLayout.SlotInveptDescriptor)));
+            w.Add(Instruction.Create(Code.Mov_rm64_imm32, Absolute(HostLayout.SlotInveptPending), 0));
+            w.Branch(Code.Jmp_rel32_64, label + "-fx");
+            w.Label(label + "-fx");
             w.Add(Instruction.Create(Code.Fxrstor64_m512byte, Absolute(HostLayout.GuestFxArea)));
             w.Add(Instruction.Create(Code.Mov_rm64_imm32, Register.RSP, (int)HostLayout.GuestRegisterFrame));
             PopAll(w);
