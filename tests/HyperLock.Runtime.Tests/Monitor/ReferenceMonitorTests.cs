@@ -206,8 +206,13 @@ public class ReferenceMonitorTests
     [Fact]
     public void AnUnmaskedJumpIntoTheMiddleOfATrampolineBundleIsForbiddenAndNotAnEntry()
     {
+        // The trampoline's last bundle (INT3, HLT, jump back to the HLT): just past its INT3 is not a
+        // vector entry. (A jump into the common save path instead reaches the runtime with a frame
+        // off every IST stack, which the runtime treats as impossible: only unverified code gets there.)
         using var probe = new IsolationRuntime();
-        ulong target = ConfinedLayout.Trampoline + (ulong)probe.Trampoline.Labels["common"] + 1; // just past INT3, not a vector entry
+        int last = probe.Trampoline.Bytes.Length - 32;
+        Assert.Equal([0xCC, 0xF4], probe.Trampoline.Bytes[last..(last + 2)]);
+        ulong target = ConfinedLayout.Trampoline + (ulong)last + 1;
         var (rt, bad, monitor) = RunOverwritten(a =>
         {
             a.mov(rax, target);

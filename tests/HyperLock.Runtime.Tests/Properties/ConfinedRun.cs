@@ -73,7 +73,9 @@ internal static class ConfinedRun
     public static string? MappingProblem(IsolationRuntime rt, Instance a)
     {
         var own = new HashSet<ulong>(a.Image.CodeFrames.Concat(rt.TrampolineFrames).Concat(a.DataFrames).Concat(a.StackFrames)
-            .Concat([a.IstFrames, a.IstFrames + 0x1000, a.GdtFrame, a.IdtFrame, a.TssFrame]));
+            .Concat([a.GdtFrame, a.IdtFrame, a.TssFrame])
+            .Concat(Enumerable.Range(0, (int)(ConfinedLayout.IstAreaSize / 0x1000)).Select(k => a.IstFrames + (ulong)k * 0x1000)
+                .Where(f => ConfinedLayout.IsIstStackPage(f - a.IstFrames))));
         foreach (var m in a.Space.Mappings())
         {
             if (m.Size != 0x1000) return $"a {m.Size:x}-byte mapping at 0x{m.Linear:x}";

@@ -26,7 +26,8 @@ internal static class PartyHashes
         foreach (var other in rt.Instances)
         {
             if (other == self) continue;
-            var frames = other.DataFrames.Concat(other.StackFrames).Concat([other.IstFrames, other.IstFrames + 0x1000])
+            var frames = other.DataFrames.Concat(other.StackFrames)
+                .Concat(Enumerable.Range(0, (int)(Abi.ConfinedLayout.IstAreaSize / 0x1000)).Select(k => other.IstFrames + (ulong)k * 0x1000))
                 .Concat([other.GdtFrame, other.IdtFrame, other.TssFrame, other.FxFrame]);
             parties[$"instance {other.Id}"] = Hash(mem, frames.Select(f => (f, 0x1000UL)));
             parties[$"instance {other.Id} page tables"] = Hash(mem, PageTableBuilder.TableFrames(mem, other.Cr3).Select(f => (f, 0x1000UL)), pageTables: true);
