@@ -230,6 +230,26 @@ public class ReferenceMonitorTests
         }
     }
 
+    [Fact]
+    public void AnUnmaskedJumpIntoTheTrampolinesSavePathIsRecordedAndTheInstanceContained()
+    {
+        using var probe = new IsolationRuntime();
+        ulong target = ConfinedLayout.Trampoline + (ulong)probe.Trampoline.Labels["common"] + 1; // past INT3, no vector pushed, no IST frame
+        var (rt, bad, monitor) = RunOverwritten(a =>
+        {
+            a.mov(rax, target);
+            a.jmp(rax);
+        });
+        using (rt)
+        using (monitor)
+        {
+            Assert.Equal(InstanceState.Contained, bad.State);
+            var s = Assert.Single(monitor.Violations, x => x.Kind == MonitorViolationKind.StartNotValidated);
+            Assert.Equal(target, s.Linear);
+            Assert.Contains(monitor.Violations, x => x.Kind == MonitorViolationKind.ForbiddenInstruction);
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
