@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Engines;
 using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using HyperLock.Abi;
 using HyperLock.Emulator.Processor;
 using HyperLock.Runtime;
@@ -23,7 +24,10 @@ public class HyperLockBenchmarks
     {
         public Config()
         {
-            AddJob(Job.Default.WithStrategy(RunStrategy.Monitoring).WithWarmupCount(2).WithIterationCount(10).WithLaunchCount(1));
+            // In process: each operation is a whole run (tens to hundreds of ms), and a separate
+            // benchmark build times out on a loaded 2-core machine.
+            AddJob(Job.Default.WithStrategy(RunStrategy.Monitoring).WithWarmupCount(2).WithIterationCount(10).WithLaunchCount(1)
+                .WithToolchain(InProcessEmitToolchain.Instance));
         }
     }
 
@@ -97,51 +101,56 @@ public class HyperLockBenchmarks
     /// <summary>
     /// The deterministic half of the figures: emulated instructions per exit, split by party
     /// (guest incl. exit stub, hypervisor incl. gate/IRETQ paths, runtime's trampoline paths),
-    /// plus a stopwatch time per exit (three runs, the best) for a quick look.
+    /// plus stopwatch times per exit: every configuration is warmed up, then the configurations
+    /// run in turn <paramref name="rounds"/> times (so load changes hit them alike); median and best.
     /// </summary>
-    public static void PrintExitCosts(TextWriter o)
+    public static void PrintExitCosts(TextWriter o, int rounds = 7)
     {
-        using (var bare = VmxBenchMachine.CpuidLoop(CpuidExits))
+        Func<HyperLockBenchMachine> cpuid(bool confined) => () => new HyperLockBenchMachine(n => HyperLockBenchMachine.CpuidGuest(n, CpuidExits), confined);
+        Func<HyperLockBenchMachine> work(bool confined, int guests) => () => Workload(confined, guests);
+        var configs = new (string Name, Func<HyperLockBenchMachine>? Make)[]
         {
-            ulong n = bare.RunOnce();
-            double best = double.MaxValue;
-            for (int k = 0; k < 3; k++)
+            ("CPUID round trip, bare VMX host", null),
+            ("CPUID round trip, unconfined mini-KVM", cpuid(false)),
+            ("CPUID round trip, confined mini-KVM", cpuid(true)),
+            ("I/O workload, unconfined", work(false, 1)),
+            ("I/O workload, confined", work(true, 1)),
+            ("I/O workload, confined, two guests", work(true, 2)),
+        };
+        using var bare = VmxBenchMachine.CpuidLoop(CpuidExits);
+        var times = configs.Select(_ => new List<double>()).ToArray();
+        var lines = new string[configs.Length];
+        for (int round = -1; round < rounds; round++) // round -1 warms up (JIT tiers)
+            for (int c = 0; c < configs.Length; c++)
             {
+                if (configs[c].Make is null)
+                {
+                    var sw0 = Stopwatch.StartNew();
+                    ulong n0 = bare.RunOnce();
+                    if (round >= 0) times[c].Add(sw0.Elapsed.TotalNanoseconds / CpuidExits);
+                    lines[c] = $"{n0 / (double)CpuidExits,8:F1} instr/exit  (all parties; {CpuidExits} exits)";
+                    continue;
+                }
+                using var m = configs[c].Make!();
                 var sw = Stopwatch.StartNew();
-                bare.RunOnce();
-                best = Math.Min(best, sw.Elapsed.TotalNanoseconds / CpuidExits);
+                ulong total = m.Run();
+                double ns = sw.Elapsed.TotalNanoseconds;
+                long exits = 0, gates = 0, transitions = 0;
+                ulong guest = 0, hyp = 0, runtime = 0;
+                foreach (var i in m.Runtime.Instances)
+                {
+                    exits += i.Exits; gates += i.GateCalls; transitions += i.Transitions;
+                    guest += i.GuestInstructions; hyp += i.HypervisorInstructions; runtime += i.RuntimeInstructions;
+                }
+                if (round >= 0) times[c].Add(ns / exits);
+                lines[c] = $"{total / (double)exits,8:F1} instr/exit  (guest {guest / (double)exits:F1}, hypervisor {hyp / (double)exits:F1}, runtime {runtime / (double)exits:F1}; "
+                    + $"{gates / (double)exits:F2} gates, {transitions / (double)exits:F2} transitions per exit; {exits} exits)";
             }
-            o.WriteLine($"{"CPUID round trip, bare VMX host",-44} {n / (double)CpuidExits,8:F1} instr/exit  (all parties)  {best,8:F0} ns/exit");
-        }
-        Row(o, "CPUID round trip, unconfined mini-KVM", () => new HyperLockBenchMachine(n => HyperLockBenchMachine.CpuidGuest(n, CpuidExits), confined: false));
-        Row(o, "CPUID round trip, confined mini-KVM", () => new HyperLockBenchMachine(n => HyperLockBenchMachine.CpuidGuest(n, CpuidExits), confined: true));
-        Row(o, "I/O workload, unconfined", () => Workload(confined: false, guests: 1));
-        Row(o, "I/O workload, confined", () => Workload(confined: true, guests: 1));
-        Row(o, "I/O workload, confined, two guests", () => Workload(confined: true, guests: 2));
-    }
-
-    private static void Row(TextWriter o, string name, Func<HyperLockBenchMachine> make)
-    {
-        double best = double.MaxValue;
-        ulong total = 0;
-        long exits = 0, gates = 0, transitions = 0;
-        ulong guest = 0, hyp = 0, runtime = 0;
-        for (int k = 0; k < 3; k++)
+        for (int c = 0; c < configs.Length; c++)
         {
-            using var m = make();
-            var sw = Stopwatch.StartNew();
-            total = m.Run();
-            double ns = sw.Elapsed.TotalNanoseconds;
-            exits = gates = transitions = 0;
-            guest = hyp = runtime = 0;
-            foreach (var i in m.Runtime.Instances)
-            {
-                exits += i.Exits; gates += i.GateCalls; transitions += i.Transitions;
-                guest += i.GuestInstructions; hyp += i.HypervisorInstructions; runtime += i.RuntimeInstructions;
-            }
-            best = Math.Min(best, ns);
+            var t = times[c].OrderBy(x => x).ToList();
+            o.WriteLine($"{configs[c].Name,-40} {lines[c]}  median {t[t.Count / 2],7:F0} ns/exit, best {t[0],7:F0}");
         }
-        o.WriteLine($"{name,-44} {total / (double)exits,8:F1} instr/exit  (guest {guest / (double)exits:F1}, hypervisor {hyp / (double)exits:F1}, runtime {runtime / (double)exits:F1}; {gates / (double)exits:F2} gates, {transitions / (double)exits:F2} transitions per exit; {exits} exits)  {best / exits,8:F0} ns/exit  {best / 1e6,8:F1} ms/run");
     }
 
     /// <summary>
