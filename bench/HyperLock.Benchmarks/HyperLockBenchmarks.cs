@@ -125,16 +125,20 @@ public class HyperLockBenchmarks
             {
                 if (configs[c].Make is null)
                 {
+                    long allocated0 = GC.GetAllocatedBytesForCurrentThread();
                     var sw0 = Stopwatch.StartNew();
                     ulong n0 = bare.RunOnce();
                     if (round >= 0) times[c].Add(sw0.Elapsed.TotalNanoseconds / CpuidExits);
-                    lines[c] = $"{n0 / (double)CpuidExits,8:F1} instr/exit  (all parties; {CpuidExits} exits)";
+                    allocated0 = GC.GetAllocatedBytesForCurrentThread() - allocated0;
+                    lines[c] = $"{n0 / (double)CpuidExits,8:F1} instr/exit  (all parties; {CpuidExits} exits; {allocated0 / (double)CpuidExits:F0} bytes allocated per exit)";
                     continue;
                 }
                 using var m = configs[c].Make!();
+                long allocated = GC.GetAllocatedBytesForCurrentThread();
                 var sw = Stopwatch.StartNew();
                 ulong total = m.Run();
                 double ns = sw.Elapsed.TotalNanoseconds;
+                allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
                 long exits = 0, gates = 0, transitions = 0;
                 ulong guest = 0, hyp = 0, runtime = 0;
                 foreach (var i in m.Runtime.Instances)
@@ -144,7 +148,7 @@ public class HyperLockBenchmarks
                 }
                 if (round >= 0) times[c].Add(ns / exits);
                 lines[c] = $"{total / (double)exits,8:F1} instr/exit  (guest {guest / (double)exits:F1}, hypervisor {hyp / (double)exits:F1}, runtime {runtime / (double)exits:F1}; "
-                    + $"{gates / (double)exits:F2} gates, {transitions / (double)exits:F2} transitions per exit; {exits} exits)";
+                    + $"{gates / (double)exits:F2} gates, {transitions / (double)exits:F2} transitions per exit; {exits} exits; {allocated / (double)exits:F0} bytes allocated per exit)";
             }
         for (int c = 0; c < configs.Length; c++)
         {
