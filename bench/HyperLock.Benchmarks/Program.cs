@@ -52,6 +52,18 @@ if (args.Length > 0 && args[0] == "--quick-switches")
         using (var m = new AddressSpaceBenchMachine(pcid: true, AddressSpaceBenchmarks.Iterations)) Time("CR3 switch + first load, PCID no-flush", m.RunOnce, 2 * AddressSpaceBenchmarks.Iterations);
     return;
 }
+// "--exit-costs" prints the confinement figures' deterministic half (emulated instructions per
+// exit, by party) and a stopwatch time per exit (HyperLockBenchmarks has the BenchmarkDotNet ones).
+if (args.Length > 0 && args[0] == "--exit-costs")
+{
+    if (args.Contains("--profile"))
+    {
+        HyperLockBenchmarks.PrintExitProfile(Console.Out, confined: false);
+        HyperLockBenchmarks.PrintExitProfile(Console.Out, confined: true);
+    }
+    else HyperLockBenchmarks.PrintExitCosts(Console.Out);
+    return;
+}
 // "--write-verify-images DIR" writes the inputs of README's command-line verify measurement:
 // tiny.bin (32 NOPs: start-up) and real64.bin (the toolchain's realistic mix, seed 1, padded
 // with NOPs to 64 MiB).

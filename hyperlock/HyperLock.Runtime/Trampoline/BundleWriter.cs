@@ -13,7 +13,22 @@ internal sealed class BundleWriter
 {
     public const int BundleSize = 32;
     private const int JmpSize = 5;
-    private const byte Int3 = 0xCC, Nop = 0x90;
+    private const byte Int3 = 0xCC;
+
+    /// <summary>The recommended NOP of each length 1-9 (SDM Vol. 2B, NOP), indexed by length.</summary>
+    private static readonly byte[][] LongNops =
+    [
+        [],
+        [0x90],
+        [0x66, 0x90],
+        [0x0F, 0x1F, 0x00],
+        [0x0F, 0x1F, 0x40, 0x00],
+        [0x0F, 0x1F, 0x44, 0x00, 0x00],
+        [0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00],
+        [0x0F, 0x1F, 0x80, 0x00, 0x00, 0x00, 0x00],
+        [0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        [0x66, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    ];
 
     private readonly List<(Instruction Ins, string? Target, string? Label)> _items = new();
 
@@ -42,7 +57,8 @@ internal sealed class BundleWriter
         void Open() { bundle.Clear(); bundle.Add(Int3); }
         void Close(long jumpTarget)
         {
-            while (bundle.Count < BundleSize - JmpSize) bundle.Add(Nop);
+            // Padding runs when code runs on into the next bundle: a few long NOPs, not one per byte.
+            while (bundle.Count < BundleSize - JmpSize) bundle.AddRange(LongNops[Math.Min(LongNops.Length - 1, BundleSize - JmpSize - bundle.Count)]);
             long from = bundleStart + BundleSize;
             int rel = (int)(jumpTarget - from);
             bundle.Add(0xE9);
