@@ -18,7 +18,7 @@ public sealed class HyperLockBenchMachine : IDisposable
     /// <summary>The port the workload guest writes: nothing is there (POST code port), the device model drops the byte.</summary>
     public const ushort WorkloadPort = 0x80;
 
-    private static readonly Lazy<HypervisorImage> Image = new(MiniKvm.Build);
+    private static readonly Lazy<HypervisorImage> Image = new(() => MiniKvm.Build());
 
     private readonly IsolationRuntime _rt;
 
