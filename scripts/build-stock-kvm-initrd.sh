@@ -8,8 +8,9 @@
 #
 # Uses the guest of scripts/fetch-linux-guest.sh (.cache/guest, or $HYPERLOCK_GUEST_DIR; fetched
 # first when missing) and fetches with `apt-get download`: the linux-image package of the same
-# version (for kvm.ko, kvm-intel.ko and their dependencies), qemu-system-x86, seabios (for
-# bios-microvm.bin) and the library packages QEMU's binary needs, resolved from its ELF NEEDED
+# version (for kvm.ko, kvm-intel.ko and their dependencies), qemu-system-x86, qemu-system-data
+# (Debian's microvm firmware: bios-microvm.bin is qboot.rom there, and the linuxboot_dma.bin
+# option ROM that -kernel uses) and the library packages QEMU's binary needs, resolved from its ELF NEEDED
 # entries (readelf) against the extracted packages, following package dependencies until every
 # library is found. The .debs stay in OUT_DIR/debs.
 #
@@ -85,7 +86,7 @@ lib_depends() {
     apt-cache depends "$1" 2>/dev/null | sed -n 's/^ *Depends: \([^<> ]*\)$/\1/p' | grep -E '^(lib|zlib1g$)' | sort -u || true
 }
 
-download "linux-image-$kver" qemu-system-x86 seabios
+download "linux-image-$kver" qemu-system-x86 qemu-system-data
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -93,13 +94,15 @@ pool="$work/pool"            # one directory per extracted package
 mkdir -p "$pool"
 extract() { [[ -d "$pool/$1" ]] || { mkdir -p "$pool/$1"; dpkg-deb -x "$(deb_of "$1")" "$pool/$1"; }; }
 extract qemu-system-x86
-extract seabios
+extract qemu-system-data
 extract "linux-image-$kver"
 
 qemu="$pool/qemu-system-x86/usr/bin/qemu-system-x86_64-microvm"
 [[ -x "$qemu" ]] || { say "qemu-system-x86 has no usr/bin/qemu-system-x86_64-microvm"; exit 1; }
-bios="$pool/seabios/usr/share/seabios/bios-microvm.bin"
-[[ -s "$bios" ]] || { say "seabios has no usr/share/seabios/bios-microvm.bin"; exit 1; }
+firmware="$pool/qemu-system-data/usr/share/qemu"
+for f in bios-microvm.bin linuxboot_dma.bin; do
+    [[ -s "$firmware/$f" ]] || { say "qemu-system-data has no usr/share/qemu/$f"; exit 1; }
+done
 
 # --- QEMU's shared libraries: the closure of DT_NEEDED, each soname found in an extracted package.
 needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
@@ -131,9 +134,20 @@ for round in 1 2 3 4 5; do
     done
     unset seen
     ((${#unresolved[@]} == 0)) && break
-    # Not found yet: look in the library dependencies of the packages searched so far.
+    # Not found yet: look in the library dependencies of the packages whose libraries QEMU loads
+    # (a missing soname is a dependency of a library found so far), else of all searched so far.
+    owners=()
+    for path in "${libpath[@]}"; do
+        p="${path#"$pool"/}"; p="${p%%/*}"
+        [[ " ${owners[*]} " == *" $p "* ]] || owners+=("$p")
+    done
     next=()
-    for p in "${searched[@]}"; do
+    for p in "${owners[@]}"; do
+        for q in $(lib_depends "$p"); do
+            [[ " ${searched[*]} ${next[*]} " == *" $q "* ]] || next+=("$q")
+        done
+    done
+    ((${#next[@]})) || for p in "${searched[@]}"; do
         for q in $(lib_depends "$p"); do
             [[ " ${searched[*]} ${next[*]} " == *" $q "* ]] || next+=("$q")
         done
@@ -189,9 +203,10 @@ install -m 0644 "$guest/vmlinuz" "$stage/guest/vmlinuz"
 install -m 0755 "$guest/busybox" "$stage/bin/busybox"
 add_module kvm_intel
 install -m 0755 "$qemu" "$stage/usr/bin/qemu-system-x86_64-microvm"
-install -m 0644 "$bios" "$stage/usr/share/qemu/bios-microvm.bin"
+for f in bios-microvm.bin linuxboot_dma.bin; do install -m 0644 "$(readlink -f "$firmware/$f")" "$stage/usr/share/qemu/$f"; done
 install -m 0755 "$(readlink -f "$loader")" "$stage/lib64/ld-linux-x86-64.so.2"
 for so in "${!libpath[@]}"; do
+    [[ "$so" == ld-linux-x86-64.so.2 ]] && continue   # the interpreter, in /lib64
     install -m 0755 "$(readlink -f "${libpath[$so]}")" "$stage/lib/x86_64-linux-gnu/$so"
 done
 
@@ -210,7 +225,10 @@ ${insmods}echo "--- qemu"
 qemu-system-x86_64-microvm -M microvm -enable-kvm -cpu host -m $guest_memory -smp 1 \\
     -nodefaults -no-user-config -display none -serial stdio -no-reboot -L /usr/share/qemu \\
     -kernel /guest/vmlinuz -initrd /guest/initrd.cpio -append "$guest_append" </dev/null
-echo "=== stock-kvm host end (qemu status \$?) ==="
+status=\$?
+# On failure, the kernel's side of the story (KVM's messages are kept off the console).
+[ \$status -eq 0 ] || dmesg | grep -i -E -A3 'kvm|vmx' | tail -n 30
+echo "=== stock-kvm host end (qemu status \$status) ==="
 poweroff -f
 EOF
 chmod 0755 "$stage/init"
