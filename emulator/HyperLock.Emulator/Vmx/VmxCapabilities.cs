@@ -68,11 +68,7 @@ public static class VmxCapabilities
 
     public const ulong Cr0Fixed0 = 0x80000021, Cr0Fixed1 = 0xFFFFFFFF;
     public const ulong Cr4Fixed0 = 0x2000;
-    /// <summary>
-    /// CR4 bits the core implements (allowed to be 1 in VMX operation, as on hardware): VME..OSXMMEXCPT
-    /// (10:0), VMXE, PCIDE, OSXSAVE, SMEP. Without PCIDE here Linux, which sets CR4.PCIDE when PCID is
-    /// offered, could not execute VMXON (KVM: "VMXON faulted"), nor run a guest that uses PCIDs.
-    /// </summary>
+    /// <summary>CR4 bits the core implements: VME..OSXMMEXCPT (10:0), VMXE, PCIDE (CPUID.1:ECX.PCID is advertised), OSXSAVE, SMEP.</summary>
     public const ulong Cr4Fixed1 = 0x7FF | 0x2000 | (1UL << 17) | (1UL << 18) | (1UL << 20);
 
     /// <summary>EPT/VPID capabilities: execute-only, 4-level walks, UC and WB, 2 MiB and 1 GiB pages,
