@@ -35,7 +35,7 @@ verify.SetAction(pr =>
 });
 root.Subcommands.Add(verify);
 
-var runKernel = new Option<string>("--kernel") { Description = "Kernel to boot: bzImage, multiboot, ELF64 or flat binary", Required = true };
+var runKernel = new Option<string?>("--kernel") { Description = "Kernel to boot: bzImage, multiboot, ELF64 or flat binary (required unless --stock-kvm)" };
 var runInitrd = new Option<string?>("--initrd") { Description = "Initial ramdisk file" };
 var runInitrdDir = new Option<string?>("--initrd-dir") { Description = "Directory packed into a newc initramfs" };
 var runAppend = new Option<string?>("--append") { Description = "Kernel command line" };
@@ -43,13 +43,34 @@ var runMemory = new Option<string?>("--memory") { Description = "RAM size (defau
 var runMax = new Option<string?>("--max-instructions") { Description = "Stop with status 124 after N instructions" };
 var runSerial = new Option<string?>("--serial") { Description = "Write the guest's serial output to FILE instead of stdout" };
 var runQuiet = new Option<bool>("--quiet") { Description = "No serial output on stdout, no progress line" };
+var runStockKvm = new Option<string?>("--stock-kvm")
+{
+    Description = "Stock KVM baseline: Debian's kernel loads kvm_intel and QEMU boots a KVM guest (DIR from scripts/build-stock-kvm-initrd.sh; default .cache/stock-kvm, built when missing)",
+    Arity = ArgumentArity.ZeroOrOne,
+};
 var run = new Command("run", "Boot a kernel on the bare machine (no hypervisor); serial output to stdout, a summary line to stderr")
 {
-    runKernel, runInitrd, runInitrdDir, runAppend, runMemory, runMax, runSerial, runQuiet,
+    runKernel, runInitrd, runInitrdDir, runAppend, runMemory, runMax, runSerial, runQuiet, runStockKvm,
 };
-run.SetAction(pr => Cli.Guard(() => RunCommand.Run(new RunCommand.Options(
-    pr.GetValue(runKernel)!, pr.GetValue(runInitrd), pr.GetValue(runInitrdDir), pr.GetValue(runAppend) ?? "",
-    pr.GetValue(runMemory), pr.GetValue(runMax), pr.GetValue(runSerial), pr.GetValue(runQuiet)), Console.Out, Console.Error)));
+run.SetAction(pr => Cli.Guard(() =>
+{
+    RunCommand.Options options;
+    if (pr.GetResult(runStockKvm) != null)
+    {
+        if (pr.GetResult(runKernel) != null || pr.GetResult(runInitrd) != null || pr.GetResult(runInitrdDir) != null || pr.GetResult(runAppend) != null)
+            throw new UsageException("--stock-kvm brings its own kernel, initramfs and command line: give none of --kernel, --initrd, --initrd-dir, --append");
+        options = StockKvmBuild.Options(pr.GetValue(runStockKvm), pr.GetValue(runMemory), pr.GetValue(runMax),
+            pr.GetValue(runSerial), pr.GetValue(runQuiet), Console.Error);
+    }
+    else
+    {
+        options = new RunCommand.Options(
+            pr.GetValue(runKernel) ?? throw new UsageException("run: --kernel is required (or --stock-kvm)"),
+            pr.GetValue(runInitrd), pr.GetValue(runInitrdDir), pr.GetValue(runAppend) ?? "",
+            pr.GetValue(runMemory), pr.GetValue(runMax), pr.GetValue(runSerial), pr.GetValue(runQuiet));
+    }
+    return RunCommand.Run(options, Console.Out, Console.Error);
+}));
 root.Subcommands.Add(run);
 
 var tcbRoot = new Option<string?>("--root") { Description = "Source tree to count (default: found from the current directory)" };

@@ -270,6 +270,8 @@ public sealed partial class Cpu
     internal void DoVmExit(uint reason, ulong qualification)
     {
         VmExits++;
+        uint basic = reason & 0xFFFF;
+        if (basic < (uint)VmExitsByReason.Length) VmExitsByReason[basic]++;
         bool entryFailure = (reason & ExitReason.EntryFailure) != 0;
         if (_vectoring != 0 && ((_vectoring >> 8) & 7) is (uint)Interruption.TypeSoftwareInterrupt
                 or (uint)Interruption.TypeSoftwareException or (uint)Interruption.TypePrivilegedSoftware)

@@ -175,6 +175,28 @@ public static class ExitReason
         Invept = 50, Rdtscp = 51, PreemptionTimer = 52, Invvpid = 53, Wbinvd = 54, Xsetbv = 55, Rdrand = 57,
         Invpcid = 58, Rdseed = 61, Xsaves = 63, Xrstors = 64;
 
+    /// <summary>One more than the largest basic exit reason the model can report.</summary>
+    public const int Count = Xrstors + 1;
+
+    /// <summary>The SDM's name of a basic exit reason (Appendix C), for exit-by-reason reports.</summary>
+    public static string Name(int reason) => reason switch
+    {
+        ExceptionOrNmi => "exception or NMI", ExternalInterrupt => "external interrupt", TripleFault => "triple fault",
+        Init => "INIT", Sipi => "SIPI", InterruptWindow => "interrupt window", NmiWindow => "NMI window",
+        TaskSwitch => "task switch", Cpuid => "CPUID", Getsec => "GETSEC", Hlt => "HLT", Invd => "INVD", Invlpg => "INVLPG",
+        Rdpmc => "RDPMC", Rdtsc => "RDTSC", Rsm => "RSM", Vmcall => "VMCALL", Vmclear => "VMCLEAR", Vmlaunch => "VMLAUNCH",
+        Vmptrld => "VMPTRLD", Vmptrst => "VMPTRST", Vmread => "VMREAD", Vmresume => "VMRESUME", Vmwrite => "VMWRITE",
+        Vmxoff => "VMXOFF", Vmxon => "VMXON", CrAccess => "control-register access", MovDr => "MOV DR", Io => "I/O instruction",
+        Rdmsr => "RDMSR", Wrmsr => "WRMSR", InvalidGuestState => "entry failure: invalid guest state",
+        MsrLoading => "entry failure: MSR loading", Mwait => "MWAIT", Mtf => "monitor trap flag", Monitor => "MONITOR",
+        Pause => "PAUSE", MachineCheck => "entry failure: machine check", TprBelowThreshold => "TPR below threshold",
+        ApicAccess => "APIC access", GdtrIdtr => "GDTR/IDTR access", LdtrTr => "LDTR/TR access", EptViolation => "EPT violation",
+        EptMisconfig => "EPT misconfiguration", Invept => "INVEPT", Rdtscp => "RDTSCP", PreemptionTimer => "VMX-preemption timer",
+        Invvpid => "INVVPID", Wbinvd => "WBINVD", Xsetbv => "XSETBV", Rdrand => "RDRAND", Invpcid => "INVPCID",
+        Rdseed => "RDSEED", Xsaves => "XSAVES", Xrstors => "XRSTORS",
+        _ => $"reason {reason}",
+    };
+
     /// <summary>Bit 31 of the exit-reason field: VM-entry failure.</summary>
     public const uint EntryFailure = 1u << 31;
 }

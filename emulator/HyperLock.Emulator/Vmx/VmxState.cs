@@ -33,6 +33,9 @@ public sealed partial class Cpu
     /// <summary>Counts of VM entries and exits (tests, benchmarks).</summary>
     public ulong VmEntries, VmExits;
 
+    /// <summary>VM exits by basic exit reason (<see cref="ExitReason"/>; index = reason), counted at the exit only.</summary>
+    public readonly ulong[] VmExitsByReason = new ulong[ExitReason.Count];
+
     // Controls cached at VM entry (the VMCS cannot change while the guest runs).
     internal uint VPin, VProc, VProc2, VExitCtl, VEntryCtl, VExceptionBitmap, VPfMask, VPfMatch;
     internal ulong VCr0Mask, VCr4Mask, VCr0Shadow, VCr4Shadow;

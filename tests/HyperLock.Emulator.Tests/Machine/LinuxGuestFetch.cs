@@ -80,7 +80,7 @@ internal static class LinuxGuestFetch
     }
 
     /// <summary>An exclusive lock on a file, shared by every process (FileShare.None is an advisory lock on Unix); waits up to 15 minutes.</summary>
-    private static FileStream AcquireLock(string path)
+    internal static FileStream AcquireLock(string path)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
@@ -90,7 +90,7 @@ internal static class LinuxGuestFetch
         }
     }
 
-    private static (int Status, string Output) RunScript(string script, string dir)
+    internal static (int Status, string Output) RunScript(string script, string dir)
     {
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(script);
@@ -102,7 +102,7 @@ internal static class LinuxGuestFetch
         return (p.ExitCode, stdout + stderr.Result);
     }
 
-    private static string LastLine(string output)
+    internal static string LastLine(string output)
     {
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return lines.Length == 0 ? "(no message)" : lines[^1];

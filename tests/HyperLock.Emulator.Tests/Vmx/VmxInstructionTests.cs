@@ -71,6 +71,25 @@ public class VmxInstructionTests
     }
 
     [Fact]
+    public void VmxonWithCr4PcideSucceeds()
+    {
+        // Linux sets CR4.PCIDE when PCID is offered; KVM's VMXON then has to succeed.
+        var (m, stop) = RunHost(a => { a.vmxon(__qword_ptr[VmxMachine.PtrVmxon]); a.int3(); }, m => m.Cpu.Cr4 |= Bits.Cr4Pcide);
+        using var _ = m;
+        Assert.Equal("int3", stop);
+        Assert.True(Succeeded(m.Cpu));
+        Assert.True(m.Cpu.InVmxOperation);
+    }
+
+    [Fact]
+    public void Cr4Fixed1AllowsEveryCr4BitTheCoreAccepts()
+    {
+        using var m = new VmxMachine();
+        ulong notAllowed = m.Cpu.Cr4Supported & ~VmxCapabilities.Cr4Fixed1;
+        Assert.True(notAllowed == 0, $"CR4 bits the core accepts but IA32_VMX_CR4_FIXED1 forbids: 0x{notAllowed:X}");
+    }
+
+    [Fact]
     public void VmxonWithCr0FixedBitClearIsGp()
     {
         var (m, stop) = RunHost(a => { a.vmxon(__qword_ptr[VmxMachine.PtrVmxon]); a.int3(); }, m => m.Cpu.Cr0 &= ~Bits.Cr0Ne);

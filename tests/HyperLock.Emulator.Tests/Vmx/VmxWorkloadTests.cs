@@ -42,6 +42,21 @@ public class VmxWorkloadTests
         Assert.Equal(0UL, m.Cpu.R(Reg.R8));
     }
 
+    [Fact]
+    public void VmExitsAreCountedByReason()
+    {
+        using var m = new VmxMachine();
+        var t = new HvTest { Guest = g => CpuidLoopGuest(g, 100), OnExit = LoopHandler };
+        Assert.Equal("int3", t.Run(m).ToString());
+        Assert.Equal(100UL, m.Cpu.VmExitsByReason[ExitReason.Cpuid]);
+        Assert.Equal(1UL, m.Cpu.VmExitsByReason[ExitReason.Vmcall]);
+        ulong total = 0;
+        foreach (ulong n in m.Cpu.VmExitsByReason) total += n;
+        Assert.Equal(m.Cpu.VmExits, total);
+        Assert.Equal("CPUID", ExitReason.Name(ExitReason.Cpuid));
+        Assert.Equal("EPT violation", ExitReason.Name(ExitReason.EptViolation));
+    }
+
     /// <summary>Recursive fib(18) plus the shared 10-instruction integer loop (<see cref="WorkloadCode"/>), then RDX stored to memory.</summary>
     internal static void Workload(Assembler a, Action<Assembler> end)
     {

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Engines;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using HyperLock.Emulator.Loaders;
+using HyperLock.Emulator.Machine;
+using HyperLock.Emulator.Vmx;
+
+namespace HyperLock.Benchmarks;
+
+/// <summary>
+/// The baseline columns of issue 14's table on one guest and workload: the KVM guest's initramfs
+/// of scripts/build-stock-kvm-initrd.sh (busybox, /init, scripts/linux-workload.sh) booted with
+/// Debian's cloud kernel (1) on the bare machine and (2) as a guest of stock KVM: the same kernel
+/// on the bare machine loads Debian's kvm_intel and QEMU's microvm runs it. One run per
+/// iteration (the instruction counts are deterministic; a stock-KVM run takes about a minute), in
+/// process (with a long time-out) so that the columns report the runs measured: guest instructions
+/// (deterministic), VM exits and the most frequent exit reasons.
+/// </summary>
+[Config(typeof(Config))]
+public class StockKvmBenchmarks
+{
+    private sealed class Config : ManualConfig
+    {
+        public Config()
+        {
+            AddJob(Job.Default.WithStrategy(RunStrategy.Monitoring).WithWarmupCount(0).WithIterationCount(1)
+                .WithLaunchCount(1).WithToolchain(new InProcessEmitToolchain(TimeSpan.FromHours(2), logOutput: true)));
+            AddColumn(new RunColumn(RunColumn.Kind.Instructions), new RunColumn(RunColumn.Kind.Exits), new RunColumn(RunColumn.Kind.TopReasons));
+        }
+    }
+
+    /// <summary>The last run of each benchmark: instructions, exits by reason, and whether the workload ran to its end.</summary>
+    private static readonly Dictionary<string, (ulong Instructions, ulong[] Exits, bool Completed)> Runs = new();
+
+    private BootImage? _bare, _stockKvm;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        string dir = FindBuild();
+        string append = File.ReadAllText(Path.Combine(dir, "append")).Trim();
+        _bare = Configure(File.ReadAllBytes(Path.Combine(dir, "rootfs", "guest", "vmlinuz")),
+            File.ReadAllBytes(Path.Combine(dir, "rootfs", "guest", "initrd.cpio")), append);
+        _stockKvm = Configure(File.ReadAllBytes(Path.Combine(dir, "vmlinuz")),
+            CpioArchive.FromDirectory(Path.Combine(dir, "rootfs")).ToArray(), append);
+    }
+
+    [Benchmark(Baseline = true)]
+    public ulong Bare() => Run(nameof(Bare), _bare!);
+
+    [Benchmark]
+    public ulong StockKvm() => Run(nameof(StockKvm), _stockKvm!);
+
+    private static ulong Run(string name, BootImage boot)
+    {
+        var serial = new MemoryStream();
+        using var machine = new X86Machine(new MachineConfig { Boot = boot, SerialOutput = serial });
+        var result = machine.Run();
+        bool completed = Encoding.ASCII.GetString(serial.ToArray()).Contains("=== kvm guest end ===")
+            && result.Outcome == MachineOutcome.Halted;
+        Runs[name] = (result.Instructions, (ulong[])machine.Cpu.VmExitsByReason.Clone(), completed);
+        return result.Instructions;
+    }
+
+    private static BootImage Configure(byte[] kernel, byte[] initrd, string append) =>
+        new() { Kernel = kernel, KernelName = "vmlinuz", CommandLine = append, Initrd = initrd };
+
+    private static string FindBuild()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, ".cache", "stock-kvm");
+            if (File.Exists(Path.Combine(candidate, "rootfs", "init"))) return candidate;
+        }
+        throw new InvalidOperationException("No stock-KVM build: run scripts/build-stock-kvm-initrd.sh first (it fills .cache/stock-kvm).");
+    }
+
+    private sealed class RunColumn(RunColumn.Kind kind) : IColumn
+    {
+        public enum Kind { Instructions, Exits, TopReasons }
+
+        public string Id => "StockKvm" + kind;
+        public string ColumnName => kind switch
+        {
+            Kind.Instructions => "Guest instructions",
+            Kind.Exits => "VM exits",
+            _ => "Top exit reasons",
+        };
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => (int)kind;
+        public bool IsNumeric => kind != Kind.TopReasons;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => kind switch
+        {
+            Kind.Instructions => "Instructions retired by one run, host and KVM guest together (deterministic)",
+            Kind.Exits => "VM exits of one run (the emulated CPU's VMX model)",
+            _ => "The most frequent basic exit reasons of one run",
+        };
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+        public bool IsAvailable(Summary summary) => true;
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        {
+            if (!Runs.TryGetValue(benchmarkCase.Descriptor.WorkloadMethod.Name, out var run)) return "-";
+            if (!run.Completed) return "workload did not complete";
+            var c = CultureInfo.InvariantCulture;
+            ulong total = 0;
+            foreach (ulong n in run.Exits) total += n;
+            switch (kind)
+            {
+                case Kind.Instructions: return run.Instructions.ToString("N0", c);
+                case Kind.Exits: return total.ToString("N0", c);
+            }
+            var top = new List<(int Reason, ulong Count)>();
+            for (int r = 0; r < run.Exits.Length; r++) if (run.Exits[r] != 0) top.Add((r, run.Exits[r]));
+            top.Sort((a, b) => b.Count.CompareTo(a.Count));
+            var parts = new List<string>();
+            for (int k = 0; k < top.Count && k < 5; k++) parts.Add($"{ExitReason.Name(top[k].Reason)} {top[k].Count.ToString("N0", c)}");
+            return parts.Count == 0 ? "none" : string.Join("; ", parts);
+        }
+    }
+}
