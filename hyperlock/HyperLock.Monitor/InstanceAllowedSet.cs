@@ -8,8 +8,8 @@ namespace HyperLock.Monitor;
 /// <summary>
 /// The physical frames one confined instance may touch, by kind of access (SPEC §5, docs/runtime.md
 /// "Address-space layout"): fetch — the shared hypervisor code and the trampoline; read — those,
-/// its data and stack, its guest's memory, its GDT/IDT/TSS and IST stack; write — its data, stack,
-/// guest memory and IST stack; page walks — only its own page-table frames. Built from what the
+/// its data and stack, its guest's memory, its GDT/IDT/TSS and IST stacks; write — its data, stack,
+/// guest memory and IST stacks; page walks — only its own page-table frames. Built from what the
 /// runtime allocated, not from the page tables, so an extra mapping shows up as a violation.
 /// </summary>
 internal sealed class InstanceAllowedSet
@@ -35,7 +35,8 @@ internal sealed class InstanceAllowedSet
         foreach (ulong f in runtime.TrampolineFrames) _exec.Add(f >> 12);
         foreach (ulong f in instance.DataFrames) _readWrite.Add(f >> 12);
         foreach (ulong f in instance.StackFrames) _readWrite.Add(f >> 12);
-        for (ulong k = 0; k < ConfinedLayout.IstStackSize / FrameAllocator.FrameSize; k++) _readWrite.Add((instance.IstFrames >> 12) + k);
+        for (ulong o = 0; o < ConfinedLayout.IstAreaSize; o += FrameAllocator.FrameSize)
+            if (ConfinedLayout.IsIstStackPage(o)) _readWrite.Add((instance.IstFrames + o) >> 12); // the IST stacks, not their guard pages
         _readOnly.Add(instance.GdtFrame >> 12);
         _readOnly.Add(instance.IdtFrame >> 12);
         _readOnly.Add(instance.TssFrame >> 12);

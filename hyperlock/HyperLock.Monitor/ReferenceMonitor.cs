@@ -24,8 +24,8 @@ namespace HyperLock.Monitor;
 /// <item>every instruction start that is not a validated instruction boundary of the loaded image
 ///       (or the fall-through from the instruction before it, i.e. the second half of a
 ///       pseudo-instruction), nor a trampoline instruction entered at a bundle start or vector
-///       entry, nor the INT3 padding past the end of the image or of the trampoline (trusted
-///       traps, like the trampoline's bundle-start INT3s).</item>
+///       entry, nor the loader's INT3 padding past the end of the image (trusted traps, like
+///       the trampoline's bundle-start INT3s).</item>
 /// </list>
 /// Nothing is attached unless <see cref="Attach"/> is called; <see cref="Dispose"/> detaches.
 /// The host, the unconfined baseline and the guests (non-root) are not judged. VMREAD/VMWRITE
@@ -226,20 +226,15 @@ public sealed class ReferenceMonitor : IDisposable, IExecutionObserver
     private Where Locate(InstanceAllowedSet set, ulong linear, ulong physical, out long offset)
     {
         var frames = _runtime.TrampolineFrames;
-        ulong trampolineEnd = ConfinedLayout.Trampoline + (ulong)_runtime.Trampoline.Bytes.Length;
+        ulong trampolineEnd = ConfinedLayout.Trampoline + (ulong)frames.Count * 0x1000;
         if (linear >= ConfinedLayout.Trampoline && linear < trampolineEnd
             && frames[(int)((linear - ConfinedLayout.Trampoline) >> 12)] == (physical & ~0xFFFUL))
         {
             offset = (long)(linear - ConfinedLayout.Trampoline);
-            return Where.Trampoline;
-        }
-        // The rest of the trampoline's last frame is INT3 (IsolationRuntime fills it): a trusted trap, like the padding past an image.
-        ulong trampolinePagesEnd = ConfinedLayout.Trampoline + (ulong)frames.Count * 0x1000;
-        if (linear >= trampolineEnd && linear < trampolinePagesEnd && frames[^1] == (physical & ~0xFFFUL)
-            && _memory.Read(physical, 1) == ImageLoader.TailPadding)
-        {
-            offset = (long)(linear - ConfinedLayout.Trampoline);
-            return Where.Padding;
+            if (offset < _runtime.Trampoline.Bytes.Length) return Where.Trampoline;
+            // Past the trampoline's code in its last frame: the runtime's INT3 padding is a trap.
+            if (_memory.Read(physical, 1) == ImageLoader.TailPadding) return Where.Padding;
+            return Where.Elsewhere;
         }
         int page = set.CodePage(physical >> 12);
         if (page >= 0)
@@ -283,7 +278,7 @@ public sealed class ReferenceMonitor : IDisposable, IExecutionObserver
                         $"image offset 0x{_offset:x} is not a validated instruction start");
                 break;
             case Where.Padding:
-                break; // INT3 past the trampoline's end: it traps to the runtime and does nothing else
+                break;
             default:
                 Record(MonitorViolationKind.StartNotValidated, set, _linear, _physical,
                     "instruction start outside the loaded image and the trampoline");

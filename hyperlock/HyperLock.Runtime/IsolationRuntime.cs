@@ -339,7 +339,14 @@ public sealed class IsolationRuntime : IDisposable
         ulong frameLinear = c.Cpu.R(Reg.Rsi), arrivedCr3 = c.Cpu.R(Reg.Rdi);
         bool arrivedInHost = arrivedCr3 == HostSpace.Root;
         if (!arrivedInHost && (_current is null || arrivedCr3 != _current.Cr3Value) || frameLinear - ConfinedLayout.IstStack >= ConfinedLayout.IstAreaSize)
-            throw new InvalidOperationException($"trampoline event from CR3 {arrivedCr3:X}, frame {frameLinear:X}: no such space or stack");
+        {
+            // Only a jump past a vector entry's INT3 gets here (verified code cannot make one):
+            // whatever ran last is confined code that broke the trampoline's invariant.
+            if (_current is null) throw new InvalidOperationException($"trampoline event from CR3 {arrivedCr3:X}, frame {frameLinear:X} with no instance running");
+            _current.BudgetLeft = Budget.Stop();
+            Contain(c.Cpu, _current, "trampoline entered other than through a vector entry", -1, 0, 0, c.Cpu.Cr2);
+            return;
+        }
         ulong f = (arrivedInHost ? HostLayout.HostIst : _current!.IstFrames) + (frameLinear - ConfinedLayout.IstStack);
         int vector = (int)mem.Read(f + SaveFrame.VectorOffset, 8);
         if (vector == 2)

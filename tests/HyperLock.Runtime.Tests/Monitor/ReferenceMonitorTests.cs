@@ -206,8 +206,13 @@ public class ReferenceMonitorTests
     [Fact]
     public void AnUnmaskedJumpIntoTheMiddleOfATrampolineBundleIsForbiddenAndNotAnEntry()
     {
+        // The trampoline's last bundle (INT3, HLT, jump back to the HLT): just past its INT3 is not a
+        // vector entry. (A jump into the common save path instead reaches the runtime with a frame
+        // off every IST stack, which the runtime treats as impossible: only unverified code gets there.)
         using var probe = new IsolationRuntime();
-        ulong target = ConfinedLayout.Trampoline + (ulong)probe.Trampoline.Labels["common"] + 1; // just past INT3, not a vector entry
+        int last = probe.Trampoline.Bytes.Length - 32;
+        Assert.Equal([0xCC, 0xF4], probe.Trampoline.Bytes[last..(last + 2)]);
+        ulong target = ConfinedLayout.Trampoline + (ulong)last + 1;
         var (rt, bad, monitor) = RunOverwritten(a =>
         {
             a.mov(rax, target);
@@ -222,6 +227,26 @@ public class ReferenceMonitorTests
             var s = Assert.Single(v, x => x.Kind == MonitorViolationKind.StartNotValidated);
             Assert.Equal(target, s.Linear);
             Assert.Contains("not at a bundle start or a vector entry", s.Description);
+        }
+    }
+
+    [Fact]
+    public void AnUnmaskedJumpIntoTheTrampolinesSavePathIsRecordedAndTheInstanceContained()
+    {
+        using var probe = new IsolationRuntime();
+        ulong target = ConfinedLayout.Trampoline + (ulong)probe.Trampoline.Labels["common"] + 1; // past INT3, no vector pushed, no IST frame
+        var (rt, bad, monitor) = RunOverwritten(a =>
+        {
+            a.mov(rax, target);
+            a.jmp(rax);
+        });
+        using (rt)
+        using (monitor)
+        {
+            Assert.Equal(InstanceState.Contained, bad.State);
+            var s = Assert.Single(monitor.Violations, x => x.Kind == MonitorViolationKind.StartNotValidated);
+            Assert.Equal(target, s.Linear);
+            Assert.Contains(monitor.Violations, x => x.Kind == MonitorViolationKind.ForbiddenInstruction);
         }
     }
 
@@ -262,6 +287,37 @@ public class ReferenceMonitorTests
         Assert.Equal(MonitorViolationKind.StartNotValidated, s.Kind);
         Assert.Equal(ConfinedLayout.Code + (ulong)size, s.Linear);
         Assert.Contains("past the end of the verified image", s.Description);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AMaskedJumpPastTheEndOfTheTrampolineMeetsInt3OrIsRecorded(bool tailOverwritten)
+    {
+        using var rt = new IsolationRuntime();
+        int length = rt.Trampoline.Bytes.Length;
+        ulong target = ConfinedLayout.Trampoline + (ulong)((length + 31) & ~31);
+        Assert.True(target < ConfinedLayout.Trampoline + (ulong)rt.TrampolineFrames.Count * 0x1000, "the trampoline's last frame has a tail");
+        var bad = rt.AddGuest(TestGuests.CpuidAndIo("bad"), rt.Load(TestHypervisors.Faulting(a =>
+        {
+            a.mov(rax, target);
+            a.jmp(rax); // masked by the toolchain: target is bundle-aligned, so it stays
+        })), deviceModel: new CountingDevice());
+        ulong tail = rt.TrampolineFrames[^1] + (ulong)(length % 0x1000);
+        if (tailOverwritten) rt.Board.Memory.WriteBytes(tail, new byte[0x1000 - length % 0x1000]); // zeros, as before the padding
+        using var monitor = ReferenceMonitor.Attach(rt);
+        rt.Run(20_000_000);
+
+        Assert.Equal(InstanceState.Contained, bad.State);
+        if (!tailOverwritten)
+        {
+            Assert.Equal(3, bad.Report!.Vector); // #BP from the padding
+            Assert.Empty(monitor.Violations);
+            return;
+        }
+        var s = monitor.Violations.First();
+        Assert.Equal(MonitorViolationKind.StartNotValidated, s.Kind);
+        Assert.Equal(target, s.Linear);
     }
 
     /// <summary>Loads a verified hypervisor, then (the test-only path) overwrites its entry with <paramref name="code"/>, which the verifier never saw.</summary>
