@@ -97,11 +97,13 @@ root.Subcommands.Add(buildHv);
 
 var attackCases = new Argument<string[]>("CASE") { Description = "Case files (.attack) or folders of them; none = the built-in suite", Arity = ArgumentArity.ZeroOrMore };
 var attackVerbose = new Option<bool>("--verbose") { Description = "One line per run (target, what stopped it, the report)" };
+var attackNoMonitor = new Option<bool>("--no-monitor") { Description = "Do not attach the reference monitor (faster; the hashes and the other guest are still checked)" };
 var attack = new Command("attack", "Run attacks on the confinement and print what stopped each; exit 1 if any was not stopped as expected")
 {
-    attackCases, attackVerbose,
+    attackCases, attackVerbose, attackNoMonitor,
 };
-attack.SetAction(pr => Cli.Guard(() => AttackCommand.Run(pr.GetValue(attackCases) ?? [], pr.GetValue(attackVerbose), Console.Out, Console.Error)));
+attack.SetAction(pr => Cli.Guard(() => AttackCommand.Run(pr.GetValue(attackCases) ?? [], pr.GetValue(attackVerbose), Console.Out, Console.Error,
+    pr.GetValue(attackNoMonitor) ? () => new HyperLock.Attacks.AttackRunner { Monitor = false } : null)));
 root.Subcommands.Add(attack);
 
 var parse = root.Parse(args);

@@ -29,7 +29,7 @@ public static class AttackGuests
     });
 
     /// <summary>
-    /// The other guest, run by its own healthy instance beside every attack: fills 64 KiB of its
+    /// The other guest, run by its own healthy instance beside every attack: fills 32 KiB of its
     /// memory with a running sum (several preemption-timer slices), prints <see cref="VictimOutput"/>
     /// on COM1 and exits 0 by hypercall. It must finish exactly so whatever the attacker did.
     /// </summary>
@@ -38,7 +38,7 @@ public static class AttackGuests
         Label fill = a.CreateLabel(), print = a.CreateLabel(), text = a.CreateLabel();
         a.xor(eax, eax);
         a.mov(edi, (uint)VictimResults);
-        a.mov(ecx, 0x2000);
+        a.mov(ecx, 0x1000);
         a.Label(ref fill);
         a.add(rax, rcx);
         a.mov(__qword_ptr[rdi], rax);

@@ -29,12 +29,29 @@ public sealed class AttackRunner
     /// </summary>
     public bool Monitor { get; init; } = true;
 
+    /// <summary>Machines run at once for a case with several targets (default: one per processor).</summary>
+    public int Parallelism { get; init; } = Environment.ProcessorCount;
+
     public AttackResult Run(AttackCase c)
     {
         var watch = Stopwatch.StartNew();
         var runs = new List<AttackRun>();
         if (c.Targets.Count == 0) runs.Add(RunOne(c, null));
-        else foreach (var t in ResolveTargets(c)) runs.Add(RunOne(c, t));
+        else
+        {
+            // Each target is its own machine: independent and deterministic, so they may run side by side.
+            var targets = ResolveTargets(c);
+            var done = new AttackRun[targets.Count];
+            try
+            {
+                Parallel.For(0, targets.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism }, k => done[k] = RunOne(c, targets[k]));
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0 && e.InnerExceptions[0] is AttackFormatException f)
+            {
+                throw f;
+            }
+            runs.AddRange(done);
+        }
         return new AttackResult(c, runs, watch.ElapsedMilliseconds);
     }
 

@@ -43,6 +43,19 @@ public class TrampolineShapeTests
     }
 
     [Fact]
+    public void TheRestOfTheLastTrampolineFrameIsInt3()
+    {
+        // A masked jump may land on any 32-byte-aligned address of the mapped frames, past the code too.
+        using var rt = new IsolationRuntime();
+        int length = rt.Trampoline.Bytes.Length;
+        int tail = rt.TrampolineFrames.Count * 0x1000 - length;
+        Assert.True(tail > 0, "the trampoline does not end at a frame boundary (this test needs a tail)");
+        var bytes = new byte[tail];
+        rt.Board.Memory.ReadBytes(rt.TrampolineFrames[^1] + 0x1000 - (ulong)tail, bytes);
+        Assert.All(bytes, b => Assert.Equal(0xCC, b));
+    }
+
+    [Fact]
     public void EveryVectorOfEveryIdtHasAGateToItsBundlePlusOneOnAnIstStack()
     {
         using var rt = new IsolationRuntime();
