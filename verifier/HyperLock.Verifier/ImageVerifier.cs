@@ -150,6 +150,7 @@ public static class ImageVerifier
 
     private static int BranchEnd(uint entry) => (int)(entry & ~ByteDisplacement);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static unsafe long BranchTarget(byte* p, uint entry)
     {
         int end = BranchEnd(entry);
@@ -167,7 +168,7 @@ public static class ImageVerifier
     /// <summary>
     /// The fast pre-pass. Because a valid image never has an instruction crossing a bundle end,
     /// every bundle can be decoded from its own start, independently of the others. The
-    /// automaton <see cref="FastDecoderDfa"/> runs over four bundles at once (four independent
+    /// automaton <see cref="FastDecoderDfa"/> runs over <see cref="Lanes"/> bundles at once (independent
     /// chains of one table load per byte, with no data-dependent branch), writing its state after
     /// each byte; vector compares then give the instruction starts and the positions where a
     /// branch, a pseudo-instruction half or the gate ended. A bundle whose last state is a
@@ -177,45 +178,56 @@ public static class ImageVerifier
     /// left Dirty for the exact linear pass (<see cref="Scan"/>), which also re-does a Clean
     /// bundle if the linear decoding enters it anywhere but at its start.
     /// </summary>
+    private const int Lanes = 8;
+
     private static unsafe int BundleParallelPass(byte* p, int len, byte gate, uint[] starts, byte[] state, ref uint[] branchesA,
         ref int[] halvesA, out int nh)
     {
         int whole = len >> 5;
         byte* table = FastDecoderDfa.Table;
-        byte* buf = stackalloc byte[4 * 32];
+        byte* buf = stackalloc byte[Lanes * 32];
         int nb = 0;
         nh = 0;
         int bundle = 0;
-        for (; bundle + 4 <= whole; bundle += 4)
+        for (; bundle + Lanes <= whole; bundle += Lanes)
         {
-            byte* q = p + (bundle << 5);
-            uint s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            for (int i = 0; i < 32; i++)
+            // Pointers that step together, so that each lane is a fixed displacement (no index
+            // arithmetic); each byte's table row is found apart from the state, so the only
+            // dependent step per byte is the load of the next state.
+            byte* q = p + (bundle << 5), b = buf;
+            nuint s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+            for (byte* qEnd = q + 32; q < qEnd; q++, b++)
             {
-                s0 = table[(s0 << 8) | q[i]];
-                s1 = table[(s1 << 8) | q[i + 32]];
-                s2 = table[(s2 << 8) | q[i + 64]];
-                s3 = table[(s3 << 8) | q[i + 96]];
-                buf[i] = (byte)s0;
-                buf[i + 32] = (byte)s1;
-                buf[i + 64] = (byte)s2;
-                buf[i + 96] = (byte)s3;
+                s0 = (table + ((nuint)q[0] << 8))[s0];
+                s1 = (table + ((nuint)q[32] << 8))[s1];
+                s2 = (table + ((nuint)q[64] << 8))[s2];
+                s3 = (table + ((nuint)q[96] << 8))[s3];
+                s4 = (table + ((nuint)q[128] << 8))[s4];
+                s5 = (table + ((nuint)q[160] << 8))[s5];
+                s6 = (table + ((nuint)q[192] << 8))[s6];
+                s7 = (table + ((nuint)q[224] << 8))[s7];
+                b[0] = (byte)s0;
+                b[32] = (byte)s1;
+                b[64] = (byte)s2;
+                b[96] = (byte)s3;
+                b[128] = (byte)s4;
+                b[160] = (byte)s5;
+                b[192] = (byte)s6;
+                b[224] = (byte)s7;
             }
-            // At most 16 instructions per bundle, so 64 entries per list for four bundles.
-            if (nb + 4 * 16 > branchesA.Length) Array.Resize(ref branchesA, branchesA.Length * 2);
-            if (nh + 4 * 16 > halvesA.Length) Array.Resize(ref halvesA, halvesA.Length * 2);
-            Finish(p, len, gate, bundle, buf, starts, state, branchesA, ref nb, halvesA, ref nh);
-            Finish(p, len, gate, bundle + 1, buf + 32, starts, state, branchesA, ref nb, halvesA, ref nh);
-            Finish(p, len, gate, bundle + 2, buf + 64, starts, state, branchesA, ref nb, halvesA, ref nh);
-            Finish(p, len, gate, bundle + 3, buf + 96, starts, state, branchesA, ref nb, halvesA, ref nh);
+            // At most 16 instructions per bundle, so 16 entries per list and bundle.
+            if (nb + Lanes * 16 > branchesA.Length) Array.Resize(ref branchesA, branchesA.Length * 2);
+            if (nh + Lanes * 16 > halvesA.Length) Array.Resize(ref halvesA, halvesA.Length * 2);
+            for (int k = 0; k < Lanes; k++)
+                Finish(p, len, gate, bundle + k, buf + 32 * k, starts, state, branchesA, ref nb, halvesA, ref nh);
         }
         for (; bundle < whole; bundle++)
         {
             byte* q = p + (bundle << 5);
-            uint s0 = 0;
+            nuint s0 = 0;
             for (int i = 0; i < 32; i++)
             {
-                s0 = table[(s0 << 8) | q[i]];
+                s0 = (table + ((nuint)q[i] << 8))[s0];
                 buf[i] = (byte)s0;
             }
             if (nb + 16 > branchesA.Length) Array.Resize(ref branchesA, branchesA.Length * 2);
