@@ -311,6 +311,7 @@ public static class ImageVerifier
         uint before = begins & ((1u << srcRel) - 1);
         if (before == 0 || src > len - FastDecoder.Lookahead) return false;
         int prevPos = bundleStart + 31 - System.Numerics.BitOperations.LeadingZeroCount(before);
+        if (UsualPair(p, prevPos, src, end, out bool allowed)) return allowed;
         var ins = default(DecodedInstruction);
         var prev = default(DecodedInstruction);
         if (!FastDecoder.TryDecodeGeneral(p + src, src, ref ins) || src + ins.Length != end) return false;
@@ -327,6 +328,47 @@ public static class ImageVerifier
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// The pairs the toolchain emits, recognised from their bytes without decoding: <c>and r64,-32</c>
+    /// (<c>48/49 83 E0+r E0</c>) then <c>jmp/call</c> through that register (<c>[41] FF E0+r / D0+r</c>),
+    /// and <c>mov r32,imm32</c> (<c>[41] B8+r</c>) then a register-form vmread/vmwrite
+    /// (<c>[REX] 0F 78/79</c>, no REX.W or REX.X) whose field register it sets. Each byte form is
+    /// one the general decoder classifies the same way. False for anything else: the general
+    /// decoder then decides, so this only saves time.
+    /// </summary>
+    private static unsafe bool UsualPair(byte* p, int prevPos, int src, int end, out bool allowed)
+    {
+        allowed = false;
+        byte* a = p + prevPos, b = p + src;
+        int first = src - prevPos, second = end - src;
+        if (first == 4 && (a[0] & 0xFE) == 0x48 && a[1] == 0x83 && (a[2] & 0xF8) == 0xE0 && a[3] == 0xE0)
+        {
+            int mask = (a[2] & 7) | ((a[0] & 1) << 3);
+            int rexB = second == 3 && b[0] == 0x41 ? 1 : 0;
+            if (second != 2 + rexB || b[rexB] != 0xFF) return false;
+            int modrm = b[rexB + 1];
+            bool call = (modrm & 0xF8) == 0xD0;
+            if (!call && (modrm & 0xF8) != 0xE0) return false;
+            int target = (modrm & 7) | (rexB << 3);
+            if (target != mask || target == 4) return false;
+            allowed = !call || (end & 31) == 0;
+            return true;
+        }
+        int movRexB = first == 6 && a[0] == 0x41 ? 1 : 0;
+        if (first == 5 + movRexB && (a[movRexB] & 0xF8) == 0xB8)
+        {
+            int field = (a[movRexB] & 7) | (movRexB << 3);
+            int rex = second == 4 && (b[0] & 0xFA) == 0x40 ? b[0] : 0;
+            int o = rex != 0 ? 1 : 0;
+            if (second != 3 + o || b[o] != 0x0F || (b[o + 1] & 0xFE) != 0x78 || b[o + 2] < 0xC0) return false;
+            if ((((b[o + 2] >> 3) & 7) | ((rex & 4) << 1)) != field) return false;
+            uint value = *(uint*)(a + first - 4);
+            allowed = b[o + 1] == 0x78 ? VmcsFieldPolicy.MayRead(value) : VmcsFieldPolicy.MayWrite(value);
+            return true;
+        }
+        return false;
     }
 
     private static unsafe int Scan(byte* p, int len, byte gate, bool useFastPath, IcedDecoder iced,
