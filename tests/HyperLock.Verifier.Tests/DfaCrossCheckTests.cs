@@ -18,7 +18,7 @@ public class DfaCrossCheckTests
         uint s = 0;
         for (int k = 0; k < 16 && offset + k < buf.Length; k++)
         {
-            s = FastDecoderDfa.Table[(s << 8) | buf[offset + k]];
+            s = FastDecoderDfa.Table[((uint)buf[offset + k] << 8) | s];
             if (s < FastDecoderDfa.Boundaries) return (k + 1, (byte)s);
             if (s == FastDecoderDfa.Fail) return (0, FastDecoderDfa.Fail);
         }

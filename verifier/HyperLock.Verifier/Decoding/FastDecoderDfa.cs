@@ -9,9 +9,11 @@ namespace HyperLock.Verifier.Decoding;
 /// group FE/FF (inc, dec, push r/m; jmp/call r64), <c>int imm8</c> and vmread/vmwrite. It is
 /// derived from <see cref="FastDecoderTables"/> at start-up, so it accepts nothing the general
 /// tables do not, with the same lengths (the tests compare it with both decoders and Iced).
-/// One transition per byte (<c>state = Table[state &lt;&lt; 8 | byte]</c>) and no data-dependent
+/// One transition per byte (<c>state = Table[byte &lt;&lt; 8 | state]</c>) and no data-dependent
 /// branch: a 32-byte bundle is 32 dependent loads, and the states after each byte tell where
-/// instructions end and which kind ended there.
+/// instructions end and which kind ended there. The table is laid out by byte, then state, so
+/// that the row of the next byte can be found before the current state is known: the chain
+/// from one state to the next is a single load.
 /// </summary>
 internal static unsafe class FastDecoderDfa
 {
@@ -37,7 +39,7 @@ internal static unsafe class FastDecoderDfa
     /// <summary>No accepted form: sticky.</summary>
     public const byte Fail = 255;
 
-    /// <summary>The transition table, <c>state * 256 + byte</c>, in native memory that never moves.</summary>
+    /// <summary>The transition table, <c>byte * 256 + state</c>, in native memory that never moves.</summary>
     public static readonly byte* Table;
 
     /// <summary>Number of states in use (including the sticky <see cref="Fail"/>).</summary>
@@ -53,10 +55,10 @@ internal static unsafe class FastDecoderDfa
         Table = (byte*)NativeMemory.AllocZeroed(256 * 256);
         for (int s = 0; s < 256; s++)
             for (int x = 0; x < 256; x++)
-                Table[s * 256 + x] = Fail;
+                Table[x * 256 + s] = Fail;
         for (int s = 0; s < b.Rows.Count; s++)
             for (int x = 0; x < 256; x++)
-                Table[s * 256 + x] = b.Rows[s][x];
+                Table[x * 256 + s] = b.Rows[s][x];
     }
 
     private sealed class Builder
