@@ -36,7 +36,13 @@ public sealed class GuestDeviceModel : IDeviceModel
                 return 0;
             case MiniKvmAbi.PortInterrupt:
                 if (!isIn) { Pic.Acknowledge(); return 0; }
-                return Pic.Pending() is int v ? (ulong)v : MiniKvmAbi.NoInterrupt;
+                if (Pic.Pending() is not int v) return MiniKvmAbi.NoInterrupt;
+                if (value != 1) return MiniKvmAbi.InterruptBlocked;
+                Pic.Acknowledge();
+                return (ulong)v;
+            case MiniKvmAbi.PortMsrIndex:
+            case MiniKvmAbi.PortMsrData:
+                return null; // no model-specific registers here: the guest gets #GP
             case MiniKvmAbi.PortIdle:
                 if (Pit.ClocksToNextTick is not uint clocks) return MiniKvmAbi.NoInterrupt;
                 Pit.Advance(clocks);
