@@ -43,13 +43,17 @@ var runMemory = new Option<string?>("--memory") { Description = "RAM size (defau
 var runMax = new Option<string?>("--max-instructions") { Description = "Stop with status 124 after N instructions" };
 var runSerial = new Option<string?>("--serial") { Description = "Write the guest's serial output to FILE instead of stdout" };
 var runQuiet = new Option<bool>("--quiet") { Description = "No serial output on stdout, no progress line" };
-var run = new Command("run", "Boot a kernel on the bare machine (no hypervisor); serial output to stdout, a summary line to stderr")
+var runHyperlock = new Option<bool>("--hyperlock") { Description = "Boot as a VMX guest of a confined mini-KVM instance" };
+var runUnconfined = new Option<bool>("--unconfined") { Description = "Boot as a VMX guest of the unconfined mini-KVM (the baseline)" };
+var runGuests = new Option<string?>("--guests") { Description = "Run N copies, each with its own instance and device model (with --hyperlock or --unconfined); --serial then names a directory" };
+var run = new Command("run", "Boot a kernel on the bare machine, or as a guest of the mini-KVM (--hyperlock, --unconfined); serial output to stdout, a summary line to stderr")
 {
-    runKernel, runInitrd, runInitrdDir, runAppend, runMemory, runMax, runSerial, runQuiet,
+    runKernel, runInitrd, runInitrdDir, runAppend, runMemory, runMax, runSerial, runQuiet, runHyperlock, runUnconfined, runGuests,
 };
 run.SetAction(pr => Cli.Guard(() => RunCommand.Run(new RunCommand.Options(
     pr.GetValue(runKernel)!, pr.GetValue(runInitrd), pr.GetValue(runInitrdDir), pr.GetValue(runAppend) ?? "",
-    pr.GetValue(runMemory), pr.GetValue(runMax), pr.GetValue(runSerial), pr.GetValue(runQuiet)), Console.Out, Console.Error)));
+    pr.GetValue(runMemory), pr.GetValue(runMax), pr.GetValue(runSerial), pr.GetValue(runQuiet))
+    { Hyperlock = pr.GetValue(runHyperlock), Unconfined = pr.GetValue(runUnconfined), Guests = pr.GetValue(runGuests) }, Console.Out, Console.Error)));
 root.Subcommands.Add(run);
 
 var tcbRoot = new Option<string?>("--root") { Description = "Source tree to count (default: found from the current directory)" };

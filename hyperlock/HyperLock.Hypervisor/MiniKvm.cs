@@ -231,16 +231,64 @@ public static class MiniKvm
             a.jmp(_skip);
         }
 
-        /// <summary>EPT violation: a guest page not mapped yet is mapped RWX (MapGfnToPfn checks it is the guest's, EptUpdate maps it); anything else would be MMIO, which this mini-KVM does not emulate.</summary>
+        /// <summary>
+        /// EPT violation: a guest page not mapped yet is mapped RWX (MapGfnToPfn checks it is the guest's,
+        /// EptUpdate maps it); anything else is MMIO, forwarded to the device model, which decodes the
+        /// instruction and performs the access; the hypervisor moves the register value and steps over it.
+        /// </summary>
         private void HandleEptViolation()
         {
-            Label ram = a.CreateLabel();
+            Label ram = a.CreateLabel(), mmioFailed = a.CreateLabel(), notWrite = a.CreateLabel(), advance = a.CreateLabel(), noShadow = a.CreateLabel();
             VmRead(rbx, F.GuestPhysicalAddress);
             a.shr(rbx, 12);
             a.mov(rdi, rbx);
             Service(RuntimeService.MapGfnToPfn);
             a.test(rax, rax);
             a.jns(ram);
+            VmRead(rbx, F.GuestPhysicalAddress);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rbx);
+            Rpc(MiniKvmAbi.PortMmioAddress, isIn: false, size: 4, valueSet: true);
+            VmRead(rbx, F.GuestRip);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rbx);
+            Rpc(MiniKvmAbi.PortMmioRip, isIn: false, size: 4, valueSet: true);
+            VmRead(rbx, F.GuestCr3);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rbx);
+            Rpc(MiniKvmAbi.PortMmioDecode, isIn: true, size: 4, valueSet: true);
+            a.test(rax, rax);
+            a.js(mmioFailed);
+            a.mov(r12, __qword_ptr[r15 + RpcBuffer + 8]);
+            a.mov(r13d, r12d);
+            a.shr(r13d, 12);
+            a.and(r13d, 15);                                       // the register
+            a.test(r12d, MiniKvmAbi.MmioWriteFromRegister);
+            a.jz(notWrite);
+            a.mov(rcx, __qword_ptr[r15 + r13 * 8]);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rcx);
+            Rpc(MiniKvmAbi.PortMmioData, isIn: false, size: 4, valueSet: true);
+            a.test(rax, rax);
+            a.js(mmioFailed);
+            a.jmp(advance);
+            a.Label(ref notWrite);
+            a.test(r12d, MiniKvmAbi.MmioReadToRegister);
+            a.jz(advance);
+            Rpc(MiniKvmAbi.PortMmioData, isIn: true, size: 4);
+            a.test(rax, rax);
+            a.js(mmioFailed);
+            a.mov(rcx, __qword_ptr[r15 + RpcBuffer + 8]);
+            a.mov(__qword_ptr[r15 + r13 * 8], rcx);
+            a.Label(ref advance);
+            a.movzx(eax, r12b);                                    // step over the instruction
+            VmRead(rbx, F.GuestRip);
+            a.add(rbx, rax);
+            VmWrite(F.GuestRip, rbx);
+            VmRead(rbx, F.GuestInterruptibility);
+            a.test(ebx, 3);
+            a.jz(noShadow);
+            a.and(ebx, ~3);
+            VmWrite(F.GuestInterruptibility, rbx);
+            a.Label(ref noShadow);
+            a.jmp(_deliver);
+            a.Label(ref mmioFailed);
             a.mov(edi, AbortMmio);
             Service(RuntimeService.Abort);
             Hang();

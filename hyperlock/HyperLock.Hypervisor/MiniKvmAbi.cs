@@ -39,6 +39,21 @@ public static class MiniKvmAbi
     /// <summary>IN (4 bytes): the guest's exit status, after the device model answered <see cref="GuestDone"/>.</summary>
     public const ushort PortExitStatus = 0xFF05;
 
+    /// <summary>OUT: the guest-physical address of an MMIO access (an EPT violation outside the guest's RAM).</summary>
+    public const ushort PortMmioAddress = 0xFF06;
+    /// <summary>OUT: the guest's RIP at that access.</summary>
+    public const ushort PortMmioRip = 0xFF07;
+    /// <summary>
+    /// IN, request value = the guest's CR3: the device model reads and decodes the faulting instruction
+    /// (as QEMU and KVM do) and performs what it can. Reply: bits 7:0 the instruction length, 15:12 a
+    /// general register, bit 16 <see cref="MmioWriteFromRegister"/>, bit 17 <see cref="MmioReadToRegister"/>;
+    /// a form it cannot emulate fails the RPC.
+    /// </summary>
+    public const ushort PortMmioDecode = 0xFF08;
+    /// <summary>OUT: the register's value to write (after <see cref="MmioWriteFromRegister"/>); IN: the register's new value (after <see cref="MmioReadToRegister"/>).</summary>
+    public const ushort PortMmioData = 0xFF09;
+    public const int MmioWriteFromRegister = 1 << 16, MmioReadToRegister = 1 << 17;
+
     public const uint NoInterrupt = 0xFFFF_FFFF, InterruptBlocked = 0xFFFF_FFFE, GuestDone = 0xFFFF_FFFD, HaltInGuest = 0xFFFF_FFFC;
 
     /// <summary>PIT input clocks per preemption-timer slice.</summary>

@@ -227,6 +227,8 @@ public sealed class IsolationRuntime : IDisposable
                 .Set(F.Cr4GuestHostMask, Bits.Cr4Vmxe)
                 .Set(F.Cr4ReadShadow, entry.State.Cr4 & ~Bits.Cr4Vmxe)
                 // EFER is per guest: loaded at entry, saved at exit, the host's reloaded (the hypervisor's WRMSR EFER edits GUEST_IA32_EFER).
+                // The guest may use what its CPUID advertises: RDTSCP and INVPCID execute without exits.
+                .SetBits(F.ProcControls2, VmxControls.Proc2Rdtscp | VmxControls.Proc2Invpcid)
                 .SetBits(F.EntryControls, VmxControls.EntryLoadEfer)
                 .SetBits(F.ExitControls, VmxControls.ExitSaveEfer | VmxControls.ExitLoadEfer)
                 .Set(F.HostEfer, HostState.Efer)
@@ -284,7 +286,12 @@ public sealed class IsolationRuntime : IDisposable
         c.Cpu.Xcr0 = 1;
         inst.CpuState.Cr2 = c.Cpu.Cr2;
         c.Cpu.Cr2 = 0;
-        foreach (uint msr in MsrAllowList.SwitchedAtEntry) c.Cpu.TryWriteMsr(msr, 0);
+        // Saved, not only cleared: the guest changes KERNEL_GS_BASE without an exit (SWAPGS).
+        foreach (uint msr in MsrAllowList.SwitchedAtEntry)
+        {
+            if (c.Cpu.TryReadMsr(msr, out ulong value)) inst.CpuState.Msrs[msr] = value;
+            c.Cpu.TryWriteMsr(msr, 0);
+        }
         int reason = (int)(c.Cpu.ReadVmcsField(F.ExitReason) & 0xFFFF);
         if (reason < inst.ExitsByReason.Length) inst.ExitsByReason[reason]++;
         // A fresh frame: the hypervisor starts at its validated entry on its own stack, IF = 1.

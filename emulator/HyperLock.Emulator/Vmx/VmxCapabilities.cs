@@ -68,8 +68,8 @@ public static class VmxCapabilities
 
     public const ulong Cr0Fixed0 = 0x80000021, Cr0Fixed1 = 0xFFFFFFFF;
     public const ulong Cr4Fixed0 = 0x2000;
-    /// <summary>CR4 bits the core implements: VME..OSXMMEXCPT (10:0), VMXE, OSXSAVE, SMEP.</summary>
-    public const ulong Cr4Fixed1 = 0x7FF | 0x2000 | (1UL << 18) | (1UL << 20);
+    /// <summary>CR4 bits the core implements: VME..OSXMMEXCPT (10:0), VMXE, PCIDE (CPUID advertises PCID), OSXSAVE, SMEP.</summary>
+    public const ulong Cr4Fixed1 = 0x7FF | 0x2000 | (1UL << 17) | (1UL << 18) | (1UL << 20);
 
     /// <summary>EPT/VPID capabilities: execute-only, 4-level walks, UC and WB, 2 MiB and 1 GiB pages,
     /// INVEPT (single, all), A/D flags, INVVPID (individual address, single, all, single-keeping-globals).</summary>
