@@ -48,6 +48,7 @@ public sealed class GuestDeviceModel : IDeviceModel
                 Pit.Advance(clocks);
                 return clocks;
         }
+        if (port >= MiniKvmAbi.PortAdvance) return null; // no MMIO, no other control port: refused
         if (Serial.Claims(port)) return isIn ? Serial.Read(port) : Write(() => Serial.Write(port, value));
         if (Pic.Claims(port)) return isIn ? Pic.Read(port) : Write(() => Pic.Write(port, value));
         if (Pit.Claims(port)) return isIn ? Pit.Read(port) : Write(() => Pit.Write(port, value));
