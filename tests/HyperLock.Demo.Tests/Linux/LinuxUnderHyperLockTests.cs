@@ -79,7 +79,7 @@ public class LinuxUnderHyperLockTests
     }
 
     /// <summary>
-    /// The kernel log with timing masked: the printk timestamps, and the digits of the two lines that
+    /// The kernel log with timing masked: the printk timestamps, and the numbers of the two lines that
     /// print measured times (audit's event time, sched_clock's offsets). Lines are compared as a sorted
     /// list: kauditd prints its line from its own thread, so exits can move it by a line or two.
     /// </summary>
@@ -90,7 +90,7 @@ public class LinuxUnderHyperLockTests
         {
             string line = Regex.Replace(raw, @"^\[ *\d+\.\d+\] ", "[T] ");
             if (line.StartsWith("[T] audit: ", StringComparison.Ordinal) || line.StartsWith("[T] sched_clock: ", StringComparison.Ordinal))
-                line = Regex.Replace(line, @"\d", "9");
+                line = Regex.Replace(line, @"-?\d+", "N");
             lines.Add(line);
         }
         lines.Sort(StringComparer.Ordinal);
