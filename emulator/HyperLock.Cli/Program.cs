@@ -48,9 +48,12 @@ var runStockKvm = new Option<string?>("--stock-kvm")
     Description = "Stock KVM baseline: Debian's kernel loads kvm_intel and QEMU boots a KVM guest (DIR from scripts/build-stock-kvm-initrd.sh; default .cache/stock-kvm, built when missing)",
     Arity = ArgumentArity.ZeroOrOne,
 };
-var run = new Command("run", "Boot a kernel on the bare machine (no hypervisor); serial output to stdout, a summary line to stderr")
+var runHyperlock = new Option<bool>("--hyperlock") { Description = "Boot as a VMX guest of a confined mini-KVM instance" };
+var runUnconfined = new Option<bool>("--unconfined") { Description = "Boot as a VMX guest of the unconfined mini-KVM (the baseline)" };
+var runGuests = new Option<string?>("--guests") { Description = "Run N copies, each with its own instance and device model (with --hyperlock or --unconfined); --serial then names a directory" };
+var run = new Command("run", "Boot a kernel on the bare machine, or as a guest of the mini-KVM (--hyperlock, --unconfined); serial output to stdout, a summary line to stderr")
 {
-    runKernel, runInitrd, runInitrdDir, runAppend, runMemory, runMax, runSerial, runQuiet, runStockKvm,
+    runKernel, runInitrd, runInitrdDir, runAppend, runMemory, runMax, runSerial, runQuiet, runStockKvm, runHyperlock, runUnconfined, runGuests,
 };
 run.SetAction(pr => Cli.Guard(() =>
 {
@@ -59,6 +62,8 @@ run.SetAction(pr => Cli.Guard(() =>
     {
         if (pr.GetResult(runKernel) != null || pr.GetResult(runInitrd) != null || pr.GetResult(runInitrdDir) != null || pr.GetResult(runAppend) != null)
             throw new UsageException("--stock-kvm brings its own kernel, initramfs and command line: give none of --kernel, --initrd, --initrd-dir, --append");
+        if (pr.GetValue(runHyperlock) || pr.GetValue(runUnconfined) || pr.GetResult(runGuests) != null)
+            throw new UsageException("--stock-kvm runs on the bare machine: it does not combine with --hyperlock, --unconfined or --guests");
         options = StockKvmBuild.Options(pr.GetValue(runStockKvm), pr.GetValue(runMemory), pr.GetValue(runMax),
             pr.GetValue(runSerial), pr.GetValue(runQuiet), Console.Error);
     }
@@ -67,7 +72,8 @@ run.SetAction(pr => Cli.Guard(() =>
         options = new RunCommand.Options(
             pr.GetValue(runKernel) ?? throw new UsageException("run: --kernel is required (or --stock-kvm)"),
             pr.GetValue(runInitrd), pr.GetValue(runInitrdDir), pr.GetValue(runAppend) ?? "",
-            pr.GetValue(runMemory), pr.GetValue(runMax), pr.GetValue(runSerial), pr.GetValue(runQuiet));
+            pr.GetValue(runMemory), pr.GetValue(runMax), pr.GetValue(runSerial), pr.GetValue(runQuiet))
+        { Hyperlock = pr.GetValue(runHyperlock), Unconfined = pr.GetValue(runUnconfined), Guests = pr.GetValue(runGuests) };
     }
     return RunCommand.Run(options, Console.Out, Console.Error);
 }));

@@ -36,12 +36,19 @@ public sealed class GuestDeviceModel : IDeviceModel
                 return 0;
             case MiniKvmAbi.PortInterrupt:
                 if (!isIn) { Pic.Acknowledge(); return 0; }
-                return Pic.Pending() is int v ? (ulong)v : MiniKvmAbi.NoInterrupt;
+                if (Pic.Pending() is not int v) return MiniKvmAbi.NoInterrupt;
+                if (value != 1) return MiniKvmAbi.InterruptBlocked;
+                Pic.Acknowledge();
+                return (ulong)v;
+            case MiniKvmAbi.PortMsrIndex:
+            case MiniKvmAbi.PortMsrData:
+                return null; // no model-specific registers here: the guest gets #GP
             case MiniKvmAbi.PortIdle:
                 if (Pit.ClocksToNextTick is not uint clocks) return MiniKvmAbi.NoInterrupt;
                 Pit.Advance(clocks);
                 return clocks;
         }
+        if (port >= MiniKvmAbi.PortAdvance) return null; // no MMIO, no other control port: refused
         if (Serial.Claims(port)) return isIn ? Serial.Read(port) : Write(() => Serial.Write(port, value));
         if (Pic.Claims(port)) return isIn ? Pic.Read(port) : Write(() => Pic.Write(port, value));
         if (Pit.Claims(port)) return isIn ? Pit.Read(port) : Write(() => Pit.Write(port, value));

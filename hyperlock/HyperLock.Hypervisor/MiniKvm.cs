@@ -24,7 +24,7 @@ namespace HyperLock.Hypervisor;
 public static class MiniKvm
 {
     /// <summary>Data area offsets (beyond the guest registers at 0).</summary>
-    public const int VcpuInitialised = 0x100, ProcControlsWanted = 0x108, RpcBuffer = 0x200;
+    public const int VcpuInitialised = 0x100, ProcControlsWanted = 0x108, TimerValue = 0x110, RpcBuffer = 0x200;
 
     /// <summary>Preemption-timer value of one time slice (timer ticks; the timer counts TSC >> rate).</summary>
     public const uint SliceTimerValue = 500;
@@ -67,7 +67,7 @@ public static class MiniKvm
     private sealed class Emitter(Assembler a, bool vulnerable)
     {
         private Label _skip = a.CreateLabel(), _deliver = a.CreateLabel(), _enter = a.CreateLabel(),
-            _injectGp = a.CreateLabel(), _controlRefused = a.CreateLabel();
+            _injectGp = a.CreateLabel(), _controlRefused = a.CreateLabel(), _done = a.CreateLabel();
 
         private static AssemblerMemoryOperand GuestReg(int reg) => __qword_ptr[r15 + reg * 8];
         private const int Rax = 0, Rcx = 1, Rdx = 2, Rdi = 7;
@@ -95,6 +95,7 @@ public static class MiniKvm
             DeliverInterrupts();
             Enter();
             ControlRefused();
+            GuestDone();
         }
 
         private void Bind(Dictionary<int, Label> handlers, int reason)
@@ -119,6 +120,7 @@ public static class MiniKvm
             ControlWrite(F.ProcControls, VmxControls.ProcHlt);
             ControlWrite(F.PinControls, VmxControls.PinPreemptionTimer);
             ControlWrite(F.PreemptionTimerValue, SliceTimerValue);
+            a.mov(__qword_ptr[r15 + TimerValue], (int)SliceTimerValue);
             a.Label(ref ready);
             if (vulnerable) FollowExitHook();
             foreach (var (reason, label) in handlers)
@@ -133,9 +135,15 @@ public static class MiniKvm
 
         // ---- one handler per exit reason ----------------------------------------------------
 
-        /// <summary>CPUID: the runtime's table (CPUID itself is forbidden in confined code; the rewriter turns it into the Cpuid service).</summary>
+        /// <summary>
+        /// CPUID: the runtime's table (CPUID itself is forbidden in confined code; the rewriter turns it
+        /// into the Cpuid service), made the guest's: leaf 1 hides VMX (no nested virtualisation) and
+        /// reports OSXSAVE from the guest's own CR4.
+        /// </summary>
         private void HandleCpuid()
         {
+            Label done = a.CreateLabel();
+            a.mov(r12d, GuestReg(Rax));
             a.mov(eax, GuestReg(Rax));
             a.mov(ecx, GuestReg(Rcx));
             a.cpuid();
@@ -143,21 +151,44 @@ public static class MiniKvm
             a.mov(GuestReg(Rcx), rcx);
             a.mov(GuestReg(Rdx), rdx);
             a.mov(GuestReg(3), rbx);
+            a.cmp(r12d, 1);
+            a.jne(done);
+            a.and(GuestReg(Rcx), unchecked((int)~((1u << 5) | (1u << 27))));   // VMX, OSXSAVE
+            VmRead(rbx, F.GuestCr4);
+            a.test(ebx, 1 << 18);
+            a.jz(done);
+            a.or(GuestReg(Rcx), 1 << 27);
+            a.Label(ref done);
             a.jmp(_skip);
         }
 
-        /// <summary>HLT: yield (Halt), then let the device model's clock run to its next event; a guest that waits for nothing is stopped.</summary>
+        /// <summary>
+        /// HLT: yield (Halt), then tell the device model (with the guest's RFLAGS). A model whose clock
+        /// the hypervisor drives skips to its next event; a model on the TSC has the guest wait in the
+        /// HLT activity state (woken by the preemption timer at the model's next event, or by an
+        /// injected interrupt); a guest that waits for nothing is stopped.
+        /// </summary>
         private void HandleHlt()
         {
-            Label wakes = a.CreateLabel();
+            Label wakes = a.CreateLabel(), notDone = a.CreateLabel();
             Service(RuntimeService.Halt);
-            Rpc(MiniKvmAbi.PortIdle, isIn: true, size: 4);
-            a.cmp(__dword_ptr[r15 + RpcBuffer + 8], unchecked((int)MiniKvmAbi.NoInterrupt));
+            VmRead(rbx, F.GuestRflags);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rbx);
+            Rpc(MiniKvmAbi.PortIdle, isIn: true, size: 4, valueSet: true);
+            a.mov(eax, __dword_ptr[r15 + RpcBuffer + 8]);
+            a.cmp(eax, unchecked((int)MiniKvmAbi.GuestDone));
+            a.je(_done);
+            a.cmp(eax, unchecked((int)MiniKvmAbi.NoInterrupt));
             a.jne(wakes);
             a.mov(edi, AbortHaltedForever);
             Service(RuntimeService.Abort);
             Hang();
             a.Label(ref wakes);
+            a.cmp(eax, unchecked((int)MiniKvmAbi.HaltInGuest));
+            a.jne(notDone);
+            a.mov(ebx, 1);                                         // activity state HLT, past the instruction
+            VmWrite(F.GuestActivityState, rbx);
+            a.Label(ref notDone);
             a.jmp(_skip);
         }
 
@@ -211,16 +242,64 @@ public static class MiniKvm
             a.jmp(_skip);
         }
 
-        /// <summary>EPT violation: a guest page not mapped yet is mapped RWX (MapGfnToPfn checks it is the guest's, EptUpdate maps it); anything else would be MMIO, which this mini-KVM does not emulate.</summary>
+        /// <summary>
+        /// EPT violation: a guest page not mapped yet is mapped RWX (MapGfnToPfn checks it is the guest's,
+        /// EptUpdate maps it); anything else is MMIO, forwarded to the device model, which decodes the
+        /// instruction and performs the access; the hypervisor moves the register value and steps over it.
+        /// </summary>
         private void HandleEptViolation()
         {
-            Label ram = a.CreateLabel();
+            Label ram = a.CreateLabel(), mmioFailed = a.CreateLabel(), notWrite = a.CreateLabel(), advance = a.CreateLabel(), noShadow = a.CreateLabel();
             VmRead(rbx, F.GuestPhysicalAddress);
             a.shr(rbx, 12);
             a.mov(rdi, rbx);
             Service(RuntimeService.MapGfnToPfn);
             a.test(rax, rax);
             a.jns(ram);
+            VmRead(rbx, F.GuestPhysicalAddress);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rbx);
+            Rpc(MiniKvmAbi.PortMmioAddress, isIn: false, size: 4, valueSet: true);
+            VmRead(rbx, F.GuestRip);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rbx);
+            Rpc(MiniKvmAbi.PortMmioRip, isIn: false, size: 4, valueSet: true);
+            VmRead(rbx, F.GuestCr3);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rbx);
+            Rpc(MiniKvmAbi.PortMmioDecode, isIn: true, size: 4, valueSet: true);
+            a.test(rax, rax);
+            a.js(mmioFailed);
+            a.mov(r12, __qword_ptr[r15 + RpcBuffer + 8]);
+            a.mov(r13d, r12d);
+            a.shr(r13d, 12);
+            a.and(r13d, 15);                                       // the register
+            a.test(r12d, MiniKvmAbi.MmioWriteFromRegister);
+            a.jz(notWrite);
+            a.mov(rcx, __qword_ptr[r15 + r13 * 8]);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rcx);
+            Rpc(MiniKvmAbi.PortMmioData, isIn: false, size: 4, valueSet: true);
+            a.test(rax, rax);
+            a.js(mmioFailed);
+            a.jmp(advance);
+            a.Label(ref notWrite);
+            a.test(r12d, MiniKvmAbi.MmioReadToRegister);
+            a.jz(advance);
+            Rpc(MiniKvmAbi.PortMmioData, isIn: true, size: 4);
+            a.test(rax, rax);
+            a.js(mmioFailed);
+            a.mov(rcx, __qword_ptr[r15 + RpcBuffer + 8]);
+            a.mov(__qword_ptr[r15 + r13 * 8], rcx);
+            a.Label(ref advance);
+            a.movzx(eax, r12b);                                    // step over the instruction
+            VmRead(rbx, F.GuestRip);
+            a.add(rbx, rax);
+            VmWrite(F.GuestRip, rbx);
+            VmRead(rbx, F.GuestInterruptibility);
+            a.test(ebx, 3);
+            a.jz(noShadow);
+            a.and(ebx, ~3);
+            VmWrite(F.GuestInterruptibility, rbx);
+            a.Label(ref noShadow);
+            a.jmp(_deliver);
+            a.Label(ref mmioFailed);
             a.mov(edi, AbortMmio);
             Service(RuntimeService.Abort);
             Hang();
@@ -235,13 +314,48 @@ public static class MiniKvm
             a.jmp(_deliver);                                       // re-execute the access
         }
 
-        /// <summary>RDMSR: the runtime's per-guest value (allow-list); a refused MSR is a #GP in the guest.</summary>
+        private const uint MsrEfer = 0xC0000080, MsrFsBase = 0xC0000100, MsrGsBase = 0xC0000101;
+
+        /// <summary>
+        /// RDMSR: EFER, FS and GS base from the VMCS; the runtime's per-guest value for its allow-list;
+        /// every other MSR from the device model (local APIC in x2APIC mode, MTRRs, TSC deadline, …).
+        /// A refused MSR is a #GP in the guest.
+        /// </summary>
         private void HandleRdmsr()
         {
+            Label notEfer = a.CreateLabel(), notFs = a.CreateLabel(), notGs = a.CreateLabel(), split = a.CreateLabel(), allowed = a.CreateLabel();
             a.mov(ecx, GuestReg(Rcx));
+            a.cmp(ecx, unchecked((int)MsrEfer));
+            a.jne(notEfer);
+            VmRead(rax, F.GuestEfer);
+            a.jmp(split);
+            a.Label(ref notEfer);
+            a.cmp(ecx, unchecked((int)MsrFsBase));
+            a.jne(notFs);
+            VmRead(rax, F.GuestFsBase);
+            a.jmp(split);
+            a.Label(ref notFs);
+            a.cmp(ecx, unchecked((int)MsrGsBase));
+            a.jne(notGs);
+            VmRead(rax, F.GuestGsBase);
+            a.jmp(split);
+            a.Label(ref notGs);
             Service(RuntimeService.ReadMsr);
             a.test(rax, rax);
+            a.jns(allowed);
+            a.cmp(rax, (int)RuntimeStatus.MsrNotAllowed);
+            a.jne(_injectGp);
+            a.mov(ecx, GuestReg(Rcx));
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rcx);
+            Rpc(MiniKvmAbi.PortMsrIndex, isIn: false, size: 4, valueSet: true);
+            Rpc(MiniKvmAbi.PortMsrData, isIn: true, size: 4);
+            a.test(rax, rax);
             a.js(_injectGp);
+            a.mov(rax, __qword_ptr[r15 + RpcBuffer + 8]);
+            a.Label(ref split);
+            a.mov(rdx, rax);
+            a.shr(rdx, 32);
+            a.Label(ref allowed);
             a.mov(eax, eax);
             a.mov(GuestReg(Rax), rax);
             a.mov(edx, edx);
@@ -249,13 +363,51 @@ public static class MiniKvm
             a.jmp(_skip);
         }
 
-        /// <summary>WRMSR: checked and applied by the runtime; refused = #GP.</summary>
+        /// <summary>WRMSR: EFER (defined bits only), FS and GS base (canonical) into the VMCS; the allow-list through the runtime; the rest to the device model. Refused = #GP.</summary>
         private void HandleWrmsr()
         {
+            Label notEfer = a.CreateLabel(), notFs = a.CreateLabel(), notGs = a.CreateLabel(), forward = a.CreateLabel();
             a.mov(ecx, GuestReg(Rcx));
             a.mov(eax, GuestReg(Rax));
             a.mov(edx, GuestReg(Rdx));
+            a.mov(ebx, edx);
+            a.shl(rbx, 32);
+            a.or(rbx, rax);                                        // the value, EDX:EAX
+            a.cmp(ecx, unchecked((int)MsrEfer));
+            a.jne(notEfer);
+            a.test(rbx, ~0xD01);                                   // SCE, LME, LMA, NXE
+            a.jnz(_injectGp);
+            VmWrite(F.GuestEfer, rbx);
+            a.jmp(_skip);
+            a.Label(ref notEfer);
+            a.mov(r12, rbx);
+            a.shl(r12, 16);
+            a.sar(r12, 16);                                        // r12 = rbx if canonical
+            a.cmp(ecx, unchecked((int)MsrFsBase));
+            a.jne(notFs);
+            a.cmp(r12, rbx);
+            a.jne(_injectGp);
+            VmWrite(F.GuestFsBase, rbx);
+            a.jmp(_skip);
+            a.Label(ref notFs);
+            a.cmp(ecx, unchecked((int)MsrGsBase));
+            a.jne(notGs);
+            a.cmp(r12, rbx);
+            a.jne(_injectGp);
+            VmWrite(F.GuestGsBase, rbx);
+            a.jmp(_skip);
+            a.Label(ref notGs);
             Service(RuntimeService.WriteMsr);
+            a.test(rax, rax);
+            a.jns(_skip);
+            a.cmp(rax, (int)RuntimeStatus.MsrNotAllowed);
+            a.jne(_injectGp);
+            a.Label(ref forward);
+            a.mov(ecx, GuestReg(Rcx));
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rcx);
+            Rpc(MiniKvmAbi.PortMsrIndex, isIn: false, size: 4, valueSet: true);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rbx);
+            Rpc(MiniKvmAbi.PortMsrData, isIn: false, size: 4, valueSet: true);
             a.test(rax, rax);
             a.js(_injectGp);
             a.jmp(_skip);
@@ -384,7 +536,7 @@ public static class MiniKvm
             a.jmp(_enter);
         }
 
-        /// <summary>The exiting instruction was emulated: step over it.</summary>
+        /// <summary>The exiting instruction was emulated: step over it (an STI or MOV-SS shadow ends with it, as on hardware).</summary>
         private void SkipInstruction()
         {
             a.Label(ref _skip);
@@ -392,6 +544,11 @@ public static class MiniKvm
             VmRead(rbx, F.GuestRip);
             a.add(rbx, rax);
             VmWrite(F.GuestRip, rbx);
+            VmRead(rbx, F.GuestInterruptibility);
+            a.test(ebx, 3);
+            a.jz(_deliver);
+            a.and(ebx, ~3);
+            VmWrite(F.GuestInterruptibility, rbx);
         }
 
         /// <summary>
@@ -401,20 +558,36 @@ public static class MiniKvm
         /// </summary>
         private void DeliverInterrupts()
         {
-            Label window = a.CreateLabel();
+            Label window = a.CreateLabel(), ask = a.CreateLabel(), timerSet = a.CreateLabel(), timerSame = a.CreateLabel();
             a.Label(ref _deliver);
-            Rpc(MiniKvmAbi.PortInterrupt, isIn: true, size: 4);
-            a.mov(r12d, __dword_ptr[r15 + RpcBuffer + 8]);
-            a.cmp(r12d, unchecked((int)MiniKvmAbi.NoInterrupt));
-            a.je(_enter);
+            a.xor(ecx, ecx);                                                        // can the guest take one now?
             VmRead(rbx, F.GuestRflags);
             a.test(ebx, 0x200);
-            a.jz(window);
+            a.jz(ask);
             VmRead(rbx, F.GuestInterruptibility);
             a.test(ebx, 3);
-            a.jnz(window);
-            a.mov(__qword_ptr[r15 + RpcBuffer + 8], r12);
-            Rpc(MiniKvmAbi.PortInterrupt, isIn: false, size: 4, valueSet: true);   // acknowledge: IRR → ISR
+            a.jnz(ask);
+            a.mov(ecx, 1);
+            a.Label(ref ask);
+            a.mov(__qword_ptr[r15 + RpcBuffer + 8], rcx);
+            Rpc(MiniKvmAbi.PortInterrupt, isIn: true, size: 4, valueSet: true);    // acknowledged when it can
+            a.mov(r12, __qword_ptr[r15 + RpcBuffer + 8]);
+            a.mov(rsi, r12);
+            a.shr(rsi, 32);                                                         // preemption timer for this entry
+            a.jnz(timerSet);
+            a.mov(esi, SliceTimerValue);
+            a.Label(ref timerSet);
+            a.cmp(rsi, __qword_ptr[r15 + TimerValue]);
+            a.je(timerSame);
+            a.mov(__qword_ptr[r15 + TimerValue], rsi);
+            ControlWriteRsi(F.PreemptionTimerValue);
+            a.Label(ref timerSame);
+            a.cmp(r12d, unchecked((int)MiniKvmAbi.NoInterrupt));
+            a.je(_enter);
+            a.cmp(r12d, unchecked((int)MiniKvmAbi.GuestDone));
+            a.je(_done);
+            a.cmp(r12d, unchecked((int)MiniKvmAbi.InterruptBlocked));
+            a.je(window);
             a.mov(ebx, r12d);
             a.or(ebx, unchecked((int)0x8000_0000));                                 // valid, type 0 (external interrupt)
             VmWrite(F.EntryInterruptionInfo, rbx);
@@ -430,6 +603,16 @@ public static class MiniKvm
         {
             a.Label(ref _enter);
             a.vmresume();
+            Hang();
+        }
+
+        /// <summary>The device model says the guest is done (debug exit, reset, halted for good): exit with its status.</summary>
+        private void GuestDone()
+        {
+            a.Label(ref _done);
+            Rpc(MiniKvmAbi.PortExitStatus, isIn: true, size: 4);
+            a.mov(rdi, __qword_ptr[r15 + RpcBuffer + 8]);
+            Service(RuntimeService.Exit);
             Hang();
         }
 

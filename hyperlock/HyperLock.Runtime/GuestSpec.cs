@@ -17,6 +17,13 @@ public sealed record GuestSpec(string Name, byte[] Code)
 
     public ulong MemorySize { get; init; } = 2UL << 20;
 
+    /// <summary>
+    /// When set, the guest's memory is filled by this (untrusted) loader instead of <see cref="WriteInto"/>,
+    /// and the guest starts where the loader says (a Linux kernel loaded as QEMU would). The loader
+    /// sees only the guest's own memory.
+    /// </summary>
+    public Func<GuestMemory, GuestEntry>? Loader { get; init; }
+
     /// <summary>The guest's system state (guest-physical addresses).</summary>
     public static LongModeState State => new()
     {

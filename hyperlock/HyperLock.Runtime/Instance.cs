@@ -65,6 +65,8 @@ public sealed class Instance
     public ulong GuestPages => GuestSize / FrameAllocator.FrameSize;
     public EptBuilder Ept { get; internal set; } = null!;
     public ulong VmcsFrame { get; internal set; }
+    /// <summary>The start state a guest loader chose (null: the bare-metal <see cref="GuestSpec"/> start).</summary>
+    public GuestEntry? Entry { get; internal set; }
     /// <summary>The guest's x87/SSE state (FXSAVE image) between its exit and its next entry.</summary>
     public ulong FxFrame { get; internal set; }
     public bool Launched { get; internal set; }

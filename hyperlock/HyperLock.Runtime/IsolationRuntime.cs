@@ -5,6 +5,7 @@ using HyperLock.Emulator.Processor.Execution;
 using HyperLock.Emulator.Devices;
 using HyperLock.Emulator.Machine;
 using HyperLock.Emulator.Vmx;
+using HyperLock.Emulator.Time;
 using HyperLock.Runtime.Containment;
 using HyperLock.Runtime.Loading;
 using HyperLock.Runtime.Services;
@@ -37,7 +38,8 @@ public sealed class IsolationRuntime : IDisposable
 
     public IsolationRuntime(ulong memorySize = 64UL << 20)
     {
-        Board = new BoardBuilder().WithMemory(memorySize).WithHostCallPort().Build();
+        // The machine's CPUID profile, with the TSC frequency leaves (0x15/0x16) a guest kernel reads.
+        Board = new BoardBuilder().WithMemory(memorySize).WithCpuid(X86Machine.CpuidFor(VirtualClock.DefaultFrequencyHz)).WithHostCallPort().Build();
         var memory = Board.Memory;
         _pool = new FrameAllocator(memory, HostLayout.PoolStart, HostLayout.PoolEnd);
 
@@ -131,7 +133,9 @@ public sealed class IsolationRuntime : IDisposable
         inst.GuestBase = _nextGuestBase;
         _nextGuestBase += guest.MemorySize;
         if (_nextGuestBase > memory.RamSize) throw new InvalidOperationException("not enough memory for the guest");
-        guest.WriteInto(memory, inst.GuestBase);
+        if (guest.Loader is { } loader) inst.Entry = loader(new GuestMemory(memory, inst.GuestBase, guest.MemorySize));
+        else guest.WriteInto(memory, inst.GuestBase);
+        if (inst.Entry is { } e) memory.Write(inst.GuestRegistersPhysical + (ulong)Reg.Rsi * 8, 8, e.Rsi);
         inst.Ept = new EptBuilder(memory, _pool);
         inst.Ept.MapRange(0, inst.GuestBase, guest.MemorySize);
 
@@ -240,9 +244,19 @@ public sealed class IsolationRuntime : IDisposable
         var inst = _current!;
         if (!inst.Launched)
         {
-            var fields = VmcsBuilder.Standard64BitGuest(HostState, HostLayout.HostStackTop, GuestSpec.State, GuestSpec.CodeAddress, GuestSpec.StackTop)
+            var entry = inst.Entry ?? new GuestEntry(GuestSpec.State, GuestSpec.CodeAddress, GuestSpec.StackTop, 0);
+            // CR4.VMXE is the host's: the guest reads it as 0 (read shadow) and may write it as 0 without an exit.
+            var fields = VmcsBuilder.Standard64BitGuest(HostState, HostLayout.HostStackTop, entry.State, entry.Rip, entry.Rsp)
                 .WithEpt(inst.Ept.Pointer(), vpid: (ushort)(inst.Id + 1)) // entries and exits then keep the host's and the spaces' translations (PCIDs)
                 .WithUnconditionalIoExiting()
+                .Set(F.Cr4GuestHostMask, Bits.Cr4Vmxe)
+                .Set(F.Cr4ReadShadow, entry.State.Cr4 & ~Bits.Cr4Vmxe)
+                // EFER is per guest: loaded at entry, saved at exit, the host's reloaded (the hypervisor's WRMSR EFER edits GUEST_IA32_EFER).
+                // The guest may use what its CPUID advertises: RDTSCP and INVPCID execute without exits.
+                .SetBits(F.ProcControls2, VmxControls.Proc2Rdtscp | VmxControls.Proc2Invpcid)
+                .SetBits(F.EntryControls, VmxControls.EntryLoadEfer)
+                .SetBits(F.ExitControls, VmxControls.ExitSaveEfer | VmxControls.ExitLoadEfer)
+                .Set(F.HostEfer, HostState.Efer)
                 .Set(F.HostRip, Trampoline.ExitStub);
             foreach (uint msr in MsrAllowList.SwitchedByVmcs) fields.Set(MsrAllowList.GuestField(msr), inst.CpuState.Msrs.GetValueOrDefault(msr));
             if (!fields.ApplyTo(c.Cpu)) { Contain(c.Cpu, inst, "VMCS set-up refused", -1, 0, 0, 0); return; }
@@ -304,7 +318,12 @@ public sealed class IsolationRuntime : IDisposable
         c.Cpu.Xcr0 = 1;
         inst.CpuState.Cr2 = c.Cpu.Cr2;
         c.Cpu.Cr2 = 0;
-        foreach (uint msr in MsrAllowList.SwitchedAtEntry) c.Cpu.TryWriteMsr(msr, 0);
+        // Saved, not only cleared: the guest changes KERNEL_GS_BASE without an exit (SWAPGS).
+        foreach (uint msr in MsrAllowList.SwitchedAtEntry)
+        {
+            if (c.Cpu.TryReadMsr(msr, out ulong value)) inst.CpuState.Msrs[msr] = value;
+            c.Cpu.TryWriteMsr(msr, 0);
+        }
         foreach (uint msr in MsrAllowList.SwitchedByVmcs) inst.CpuState.Msrs[msr] = c.Cpu.ReadVmcsField(MsrAllowList.GuestField(msr)); // saved by the exit
         int reason = (int)(c.Cpu.ReadVmcsField(F.ExitReason) & 0xFFFF);
         if (reason < inst.ExitsByReason.Length) inst.ExitsByReason[reason]++;

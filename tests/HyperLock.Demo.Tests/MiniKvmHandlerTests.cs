@@ -89,6 +89,54 @@ public class MiniKvmHandlerTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AGuestWriteToAHostOwnedCr4BitExitsAndTheHandlerKeepsTheGuestsValueInTheReadShadow(bool confined)
+    {
+        var (inst, rt) = RunGuest(confined, a =>
+        {
+            a.mov(rax, cr4);
+            a.mov(__qword_ptr[Results], rax);            // VMXE reads as 0 (read shadow)
+            a.or(eax, 1 << 13);                          // set VMXE: differs from the shadow, so it exits
+            a.mov(cr4, rax);
+            a.mov(rax, cr4);
+            a.mov(__qword_ptr[Results + 8], rax);
+            Exit(a, 5);
+        });
+        using (rt)
+        {
+            Assert.True(inst.State == InstanceState.Finished, inst.Report?.ToString());
+            Assert.Equal(5, inst.ExitStatus);
+            ulong before = rt.Board.Memory.Read(inst.GuestBase + Results, 8), after = rt.Board.Memory.Read(inst.GuestBase + Results + 8, 8);
+            Assert.Equal(0UL, before & (1UL << 13));
+            Assert.Equal(before | (1UL << 13), after);
+            Assert.Equal(1, inst.ExitsByReason[28]);     // CR access
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AnMmioAccessTheDeviceModelCannotEmulateStopsTheGuestThroughTheEptViolationHandler(bool confined)
+    {
+        var (inst, rt) = RunGuest(confined, a =>
+        {
+            a.mov(rax, 0x3FE00083UL);                    // a 2 MiB page at guest-physical 0x3FE00000, far outside the guest's 2 MiB
+            a.mov(__qword_ptr[GuestSpec.Pd + 0x1FF * 8], rax);
+            a.mov(rax, cr3);
+            a.mov(cr3, rax);
+            a.mov(eax, __dword_ptr[0x3FE00030]);         // EPT violation: not the guest's RAM, so MMIO
+            Exit(a, 6);
+        });
+        using (rt)
+        {
+            Assert.Equal(InstanceState.Contained, inst.State);
+            Assert.Contains($"code {MiniKvm.AbortMmio}", inst.Report!.ToString());
+            Assert.Equal(1, inst.ExitsByReason[48]);     // EPT violation
+        }
+    }
+
     [Fact]
     public void AGuestThatHaltsWithNoTimerIsStoppedByItsHypervisorAlone()
     {

@@ -16,7 +16,15 @@ namespace HyperLock.Cli.Commands;
 public static class RunCommand
 {
     public sealed record Options(string Kernel, string? Initrd, string? InitrdDir, string Append, string? Memory,
-        string? MaxInstructions, string? Serial, bool Quiet);
+        string? MaxInstructions, string? Serial, bool Quiet)
+    {
+        /// <summary>Boot as a VMX guest of a confined mini-KVM instance.</summary>
+        public bool Hyperlock { get; init; }
+        /// <summary>Boot as a VMX guest of the unconfined mini-KVM instance.</summary>
+        public bool Unconfined { get; init; }
+        /// <summary>Copies of the guest, each with its own instance and device model (with --hyperlock or --unconfined).</summary>
+        public string? Guests { get; init; }
+    }
 
     /// <summary>The largest kernel image read.</summary>
     public const long MaxKernelSize = 256L << 20;
@@ -64,7 +72,19 @@ public static class RunCommand
             }
         }
 
+        if (o.Hyperlock && o.Unconfined) throw new UsageException("give --hyperlock or --unconfined, not both");
+        int guests = 1;
+        if (o.Guests != null)
+        {
+            if (!o.Hyperlock && !o.Unconfined) throw new UsageException("--guests needs --hyperlock or --unconfined");
+            ulong n = NumberParser.Parse(o.Guests, "--guests");
+            if (n is < 1 or > 16) throw new UsageException($"--guests {o.Guests}: give 1 to 16 guests");
+            guests = (int)n;
+        }
         using var stopSource = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        if (o.Hyperlock || o.Unconfined)
+            return HyperLockRun.Run(o, new BootImage { Kernel = kernel, KernelName = o.Kernel, CommandLine = o.Append, Initrd = initrd },
+                memory, limit, guests, stdout, stderr, stopSource, OpenSerial);
         using var serial = OpenSerial(o, stopSource);
         bool live = !o.Quiet && !Console.IsErrorRedirected;
         PosixSignal? caught = null;
@@ -121,7 +141,7 @@ public static class RunCommand
     }
 
     /// <summary>The serial output: FILE, stdout (written through its descriptor so that a closed pipe is seen), or none.</summary>
-    private static SerialSink? OpenSerial(Options o, CancellationTokenSource stop)
+    internal static SerialSink? OpenSerial(Options o, CancellationTokenSource stop)
     {
         Stream output;
         bool lineBuffered;

@@ -77,6 +77,14 @@ public sealed unsafe class PhysicalMemory : IDisposable
         return Allocate(frame);
     }
 
+    /// <summary>True when the RAM frame has been touched (allocated); never allocates.</summary>
+    public bool IsAllocated(ulong frame)
+    {
+        if (frame >= (MaxAddressExclusive >> PageShift)) return false;
+        var leaf = _frames[frame >> LeafShift];
+        return leaf != null && leaf[frame & (LeafSize - 1)] != 0;
+    }
+
     private byte* Allocate(ulong frame)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
