@@ -65,6 +65,8 @@ public sealed class Instance
     public ulong GuestPages => GuestSize / FrameAllocator.FrameSize;
     public EptBuilder Ept { get; internal set; } = null!;
     public ulong VmcsFrame { get; internal set; }
+    /// <summary>The instance's MSR bitmap (runtime memory, see <see cref="Services.MsrBitmap"/>).</summary>
+    public ulong MsrBitmapFrame { get; internal set; }
     /// <summary>The start state a guest loader chose (null: the bare-metal <see cref="GuestSpec"/> start).</summary>
     public GuestEntry? Entry { get; internal set; }
     /// <summary>The guest's x87/SSE state (FXSAVE image) between its exit and its next entry.</summary>

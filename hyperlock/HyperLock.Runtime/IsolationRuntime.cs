@@ -126,6 +126,8 @@ public sealed class IsolationRuntime : IDisposable
         SystemTables.Write(memory, inst.GdtFrame, inst.IdtFrame, inst.TssFrame);
         inst.VmcsFrame = _pool.Allocate();
         memory.Write(inst.VmcsFrame, 4, VmxCapabilities.RevisionId);
+        inst.MsrBitmapFrame = _pool.Allocate();
+        MsrBitmap.Write(memory, inst.MsrBitmapFrame);
         inst.FxFrame = _pool.Allocate();
         memory.Write(inst.FxFrame, 2, 0x37F);         // FCW after FNINIT
         memory.Write(inst.FxFrame + 24, 4, 0x1F80);   // MXCSR at reset
@@ -249,6 +251,9 @@ public sealed class IsolationRuntime : IDisposable
             var fields = VmcsBuilder.Standard64BitGuest(HostState, HostLayout.HostStackTop, entry.State, entry.Rip, entry.Rsp)
                 .WithEpt(inst.Ept.Pointer(), vpid: (ushort)(inst.Id + 1)) // entries and exits then keep the host's and the spaces' translations (PCIDs)
                 .WithUnconditionalIoExiting()
+                // The guest's RDMSR/WRMSR of MSRs switched per guest at every exit and entry run without exits; the rest exit.
+                .SetBits(F.ProcControls, VmxControls.ProcMsrBitmaps)
+                .Set(F.MsrBitmap, inst.MsrBitmapFrame)
                 .Set(F.Cr4GuestHostMask, Bits.Cr4Vmxe)
                 .Set(F.Cr4ReadShadow, entry.State.Cr4 & ~Bits.Cr4Vmxe)
                 // EFER is per guest: loaded at entry, saved at exit, the host's reloaded (the hypervisor's WRMSR EFER edits GUEST_IA32_EFER).

@@ -33,28 +33,102 @@ public class MiniKvmHandlerTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void WrmsrThenRdmsrOfAnAllowedMsrRoundTripsThroughTheRuntime(bool confined)
+    public void AnAllowedMsrTheBitmapDoesNotPassThroughExitsAndRoundTripsThroughTheRuntime(bool confined)
     {
         var (inst, rt) = RunGuest(confined, a =>
         {
-            a.mov(ecx, 0xC0000102);          // IA32_KERNEL_GS_BASE (on the allow-list)
-            a.mov(eax, 0x89ABCDEF);
-            a.mov(edx, 0x00001234);
+            a.mov(ecx, 0x277);               // IA32_PAT: on the allow-list, but the processor keeps the host's, so it exits
+            a.mov(eax, 0x00060407);
+            a.mov(edx, 0x00050401);
             a.wrmsr();
             a.xor(eax, eax);
             a.xor(edx, edx);
             a.rdmsr();
             a.mov(__dword_ptr[Results], eax);
             a.mov(__dword_ptr[Results + 4], edx);
+            a.mov(ecx, 0xC0000080);          // IA32_EFER: not passed through, emulated in the VMCS
+            a.rdmsr();
+            a.mov(__dword_ptr[Results + 8], eax);
             Exit(a, 3);
         });
         using (rt)
         {
             Assert.True(inst.State == InstanceState.Finished, inst.Report?.ToString());
             Assert.Equal(3, inst.ExitStatus);
-            Assert.Equal(0x0000_1234_89AB_CDEFUL, rt.Board.Memory.Read(inst.GuestBase + Results, 8));
-            Assert.Equal(1, inst.ExitsByReason[31]);
+            Assert.Equal(0x0005_0401_0006_0407UL, rt.Board.Memory.Read(inst.GuestBase + Results, 8));
+            Assert.Equal(0x0005_0401_0006_0407UL, inst.CpuState.Msrs[0x277]);
+            Assert.Equal(0x500UL, rt.Board.Memory.Read(inst.GuestBase + Results + 8, 4) & 0x500); // LME | LMA
+            Assert.Equal(2, inst.ExitsByReason[31]);
             Assert.Equal(1, inst.ExitsByReason[32]);
+        }
+    }
+
+    /// <summary>The MSRs the runtime's bitmap passes through, and a valid value for guest <c>k</c>.</summary>
+    private static readonly (uint Msr, ulong Value)[] PassedThrough =
+    [
+        (0xC0000081, 0x0023_0010_0000_0000), (0xC0000082, 0xFFFF_8000_0000_1000), (0xC0000083, 0x0000_7FFF_0000_2000),
+        (0xC0000084, 0x4700), (0xC0000102, 0xFFFF_8880_0000_0000), (0xC0000103, 0x100), (0x174, 0x10),
+        (0x175, 0xFFFF_C900_0000_0000), (0x176, 0xFFFF_FFFF_8100_0000), (0xC0000100, 0x0000_7F00_0000_0000), (0xC0000101, 0xFFFF_8881_0000_0000),
+    ];
+
+    private static ulong GuestValue(int j, int k) => PassedThrough[j].Value + (ulong)(k + 1) * 8;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void PassedThroughMsrsCauseNoExitAndEachOfTwoGuestsReadsBackItsOwnValues(bool confined)
+    {
+        var rt = new IsolationRuntime();
+        var image = rt.Load(MiniKvm.Build());
+        var insts = new Instance[2];
+        for (int k = 0; k < 2; k++)
+        {
+            var a = new Assembler(64);
+            a.xor(eax, eax);
+            a.cpuid();                       // a first exit: the mini-KVM arms its preemption-timer slice there
+            for (int j = 0; j < PassedThrough.Length; j++)
+            {
+                a.mov(ecx, PassedThrough[j].Msr);
+                a.mov(rax, GuestValue(j, k));
+                a.mov(rdx, rax);
+                a.shr(rdx, 32);
+                a.wrmsr();
+            }
+            var spin = a.CreateLabel();
+            a.mov(ebx, 400_000);             // long enough for preemption-timer slices of the other guest in between
+            a.Label(ref spin);
+            a.dec(ebx);
+            a.jnz(spin);
+            for (int j = 0; j < PassedThrough.Length; j++)
+            {
+                a.mov(ecx, PassedThrough[j].Msr);
+                a.rdmsr();
+                a.shl(rdx, 32);
+                a.or(rax, rdx);
+                a.mov(__qword_ptr[Results + (ulong)j * 8], rax);
+            }
+            Exit(a, 7);
+            var w = new Writer();
+            a.Assemble(w, GuestSpec.CodeAddress);
+            // One unconfined instance at most: with confined = false the second guest is confined.
+            insts[k] = rt.AddGuest(new GuestSpec($"g{k}", w.Bytes.ToArray()), image, confined || k == 1, new GuestDeviceModel($"g{k}"));
+        }
+        using (rt)
+        {
+            rt.Run(100_000_000);
+            Assert.True(rt.Schedule.IndexOf(1) < rt.Schedule.LastIndexOf(0), "guest 1 ran while guest 0 held its values: " + string.Join(",", rt.Schedule));
+            Assert.True(rt.Schedule.IndexOf(0) < rt.Schedule.LastIndexOf(1), "guest 0 ran while guest 1 held its values");
+            for (int k = 0; k < 2; k++)
+            {
+                var inst = insts[k];
+                Assert.True(inst.State == InstanceState.Finished, inst.Report?.ToString());
+                Assert.Equal(7, inst.ExitStatus);
+                Assert.Equal(0, inst.ExitsByReason[31]);
+                Assert.Equal(0, inst.ExitsByReason[32]);
+                for (int j = 0; j < PassedThrough.Length; j++)
+                    Assert.Equal($"{PassedThrough[j].Msr:x}={GuestValue(j, k):x}",
+                        $"{PassedThrough[j].Msr:x}={rt.Board.Memory.Read(inst.GuestBase + Results + (ulong)j * 8, 8):x}");
+            }
         }
     }
 

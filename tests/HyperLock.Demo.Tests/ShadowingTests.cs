@@ -38,7 +38,7 @@ public class ShadowingTests
     {
         var mem = rt.Board.Memory;
         var set = new HashSet<ulong>(inst.DataFrames.Concat(inst.StackFrames)
-            .Concat([inst.GdtFrame, inst.IdtFrame, inst.TssFrame, inst.VmcsFrame, inst.FxFrame])
+            .Concat([inst.GdtFrame, inst.IdtFrame, inst.TssFrame, inst.VmcsFrame, inst.FxFrame, inst.MsrBitmapFrame])
             .Concat(PageTableBuilder.TableFrames(mem, inst.Cr3)));
         for (ulong o = 0; o < ConfinedLayout.IstAreaSize; o += 0x1000) set.Add(inst.IstFrames + o);
         for (ulong o = 0; o < inst.GuestSize; o += 0x1000) set.Add(inst.GuestBase + o);

@@ -94,6 +94,7 @@ public class AddressSpaceMapTests
                 Assert.Equal(e.Value.Frame, m.Physical);
                 Assert.DoesNotContain(m.Physical, allTableFrames);
                 Assert.NotEqual(inst.VmcsFrame, m.Physical);
+                Assert.NotEqual(inst.MsrBitmapFrame, m.Physical);
                 foreach (var other in rt.Instances)
                     if (other != inst) AssertNotOwnedBy(other, m.Physical);
                 seen.Add(e.Value.Region);
@@ -130,6 +131,7 @@ public class AddressSpaceMapTests
         Assert.NotEqual(other.IdtFrame, frame);
         Assert.NotEqual(other.TssFrame, frame);
         Assert.NotEqual(other.VmcsFrame, frame);
+        Assert.NotEqual(other.MsrBitmapFrame, frame);
     }
 
     private static IEnumerable<ulong> EptTableFrames(IsolationRuntime rt, Instance inst)

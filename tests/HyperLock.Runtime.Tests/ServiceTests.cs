@@ -213,4 +213,32 @@ public class ServiceTests
                      F.ExitControls, F.EntryControls, F.ProcControls2 })
             Assert.Null(ControlWritePolicy.MaskOf(f));
     }
+
+    [Fact]
+    public void TheMsrBitmapIsTheRuntimesAndPassesThroughOnlyTheSwitchedMsrs()
+    {
+        using var rt = new IsolationRuntime();
+        var inst = rt.AddGuest(TestGuests.CpuidAndIo(), rt.Load(TestHypervisors.CpuidAndIo()), deviceModel: new CountingDevice());
+        rt.Run(5_000_000); // leaves the instance's VMCS current
+        var cpu = rt.Board.Cpu;
+        Assert.NotEqual(0UL, cpu.ReadVmcsField(F.ProcControls) & VmxControls.ProcMsrBitmaps);
+        Assert.Equal(inst.MsrBitmapFrame, cpu.ReadVmcsField(F.MsrBitmap));
+        // The hypervisor can neither move the bitmap nor turn it off.
+        Assert.NotEqual(RuntimeStatus.Ok, ServiceTable.ControlWrite(cpu, F.MsrBitmap, ConfinedLayout.Data));
+        ServiceTable.ControlWrite(cpu, F.ProcControls, 0);
+        Assert.NotEqual(0UL, cpu.ReadVmcsField(F.ProcControls) & VmxControls.ProcMsrBitmaps);
+        Assert.Equal(inst.MsrBitmapFrame, cpu.ReadVmcsField(F.MsrBitmap));
+        // Exactly the read and write bits of the passed-through MSRs are clear.
+        var clear = new List<string>();
+        for (int b = 0; b < 4096 * 8; b++)
+        {
+            if (((rt.Board.Memory.Read(inst.MsrBitmapFrame + (ulong)(b >> 3), 1) >> (b & 7)) & 1) != 0) continue;
+            uint msr = (uint)(b & 0x1FFF) + ((b >> 13) % 2 == 1 ? 0xC0000000u : 0);
+            clear.Add($"{(b >= 2048 * 8 ? "write" : "read")} {msr:x}");
+        }
+        var expected = MsrBitmap.PassedThrough.SelectMany(m => new[] { $"read {m:x}", $"write {m:x}" });
+        Assert.Equal(expected.Order(), clear.Order());
+        foreach (uint msr in MsrBitmap.PassedThrough)
+            Assert.True(MsrAllowList.SwitchedAtEntry.Contains(msr) || MsrAllowList.SwitchedByVmcs.Contains(msr) || msr is 0xC0000100 or 0xC0000101);
+    }
 }

@@ -28,7 +28,7 @@ internal static class PartyHashes
             if (other == self) continue;
             var frames = other.DataFrames.Concat(other.StackFrames)
                 .Concat(Enumerable.Range(0, (int)(Abi.ConfinedLayout.IstAreaSize / 0x1000)).Select(k => other.IstFrames + (ulong)k * 0x1000))
-                .Concat([other.GdtFrame, other.IdtFrame, other.TssFrame, other.FxFrame]);
+                .Concat([other.GdtFrame, other.IdtFrame, other.TssFrame, other.FxFrame, other.MsrBitmapFrame]);
             parties[$"instance {other.Id}"] = Hash(mem, frames.Select(f => (f, 0x1000UL)));
             parties[$"instance {other.Id} page tables"] = Hash(mem, PageTableBuilder.TableFrames(mem, other.Cr3).Select(f => (f, 0x1000UL)), pageTables: true);
             parties[$"instance {other.Id} EPT"] = string.Join(";", other.Ept.Mappings());
