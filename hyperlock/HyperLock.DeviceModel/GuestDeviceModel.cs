@@ -49,15 +49,25 @@ public sealed class GuestDeviceModel : IDeviceModel
                 return clocks;
         }
         if (port >= MiniKvmAbi.PortAdvance) return null; // no MMIO, no other control port: refused
-        if (Serial.Claims(port)) return isIn ? Serial.Read(port) : Write(() => Serial.Write(port, value));
-        if (Pic.Claims(port)) return isIn ? Pic.Read(port) : Write(() => Pic.Write(port, value));
-        if (Pit.Claims(port)) return isIn ? Pit.Read(port) : Write(() => Pit.Write(port, value));
+        // Writes reply 0. (No lambdas here: this runs at every forwarded port access.)
+        if (Serial.Claims(port))
+        {
+            if (isIn) return Serial.Read(port);
+            Serial.Write(port, value);
+            return 0;
+        }
+        if (Pic.Claims(port))
+        {
+            if (isIn) return Pic.Read(port);
+            Pic.Write(port, value);
+            return 0;
+        }
+        if (Pit.Claims(port))
+        {
+            if (isIn) return Pit.Read(port);
+            Pit.Write(port, value);
+            return 0;
+        }
         return isIn ? (1UL << (size * 8)) - 1 : 0; // nothing there: reads float high, writes vanish
-    }
-
-    private static ulong Write(Action write)
-    {
-        write();
-        return 0;
     }
 }
