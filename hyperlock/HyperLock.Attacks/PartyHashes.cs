@@ -85,19 +85,6 @@ public sealed class PartyHashes
 
     private static string Text(string s) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(s)))[..16];
 
-    private static string Hash(PhysicalMemory mem, IEnumerable<(ulong Base, ulong Size)> ranges, bool pageTables = false)
-    {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[Page];
-        foreach (var (start, size) in ranges)
-            for (ulong o = 0; o < size; o += Page)
-            {
-                mem.ReadBytes(start + o, buffer);
-                // The CPU's own walks set accessed/dirty bits: not a change anybody made.
-                if (pageTables)
-                    for (int k = 0; k < buffer.Length; k += 8) buffer[k] &= unchecked((byte)~(PageTableBuilder.Accessed | PageTableBuilder.Dirty));
-                sha.AppendData(buffer);
-            }
-        return Convert.ToHexString(sha.GetHashAndReset())[..16];
-    }
+    private static string Hash(PhysicalMemory mem, IEnumerable<(ulong Base, ulong Size)> ranges, bool pageTables = false) =>
+        Convert.ToHexString(MemoryDigest.Of(mem, ranges, pageTables))[..16];
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using System.Text;
 using HyperLock.DeviceModel;
 using HyperLock.Emulator.Builders;
@@ -193,20 +192,8 @@ public static class DemoRunner
         }
 
         /// <summary>SHA-256 (first 16 hex digits) of <paramref name="ranges"/>; for page tables without the accessed and dirty bits, which the CPU's own walks set.</summary>
-        private static string Hash(Emulator.Memory.PhysicalMemory mem, IEnumerable<(ulong Base, ulong Size)> ranges, bool pageTables = false)
-        {
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var buffer = new byte[0x1000];
-            foreach (var (start, size) in ranges)
-                for (ulong o = 0; o < size; o += 0x1000)
-                {
-                    mem.ReadBytes(start + o, buffer);
-                    if (pageTables)
-                        for (int k = 0; k < buffer.Length; k += 8) buffer[k] &= unchecked((byte)~(PageTableBuilder.Accessed | PageTableBuilder.Dirty));
-                    sha.AppendData(buffer);
-                }
-            return Convert.ToHexString(sha.GetHashAndReset())[..16].ToLowerInvariant();
-        }
+        private static string Hash(Emulator.Memory.PhysicalMemory mem, IEnumerable<(ulong Base, ulong Size)> ranges, bool pageTables = false) =>
+            Convert.ToHexString(Emulator.Memory.MemoryDigest.Of(mem, ranges, pageTables))[..16].ToLowerInvariant();
     }
 
     private static HashTracker TrackHashes(IsolationRuntime rt)

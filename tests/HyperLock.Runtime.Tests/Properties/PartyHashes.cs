@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using HyperLock.Emulator.Builders;
 using HyperLock.Emulator.Memory;
 
@@ -41,18 +40,6 @@ internal static class PartyHashes
     public static List<string> Changed(Dictionary<string, string> before, Dictionary<string, string> after) =>
         before.Where(p => after[p.Key] != p.Value).Select(p => p.Key).ToList();
 
-    private static string Hash(PhysicalMemory mem, IEnumerable<(ulong Base, ulong Size)> ranges, bool pageTables = false)
-    {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[0x1000];
-        foreach (var (start, size) in ranges)
-            for (ulong o = 0; o < size; o += 0x1000)
-            {
-                mem.ReadBytes(start + o, buffer);
-                if (pageTables)
-                    for (int k = 0; k < buffer.Length; k += 8) buffer[k] &= unchecked((byte)~(PageTableBuilder.Accessed | PageTableBuilder.Dirty));
-                sha.AppendData(buffer);
-            }
-        return Convert.ToHexString(sha.GetHashAndReset());
-    }
+    private static string Hash(PhysicalMemory mem, IEnumerable<(ulong Base, ulong Size)> ranges, bool pageTables = false) =>
+        Convert.ToHexString(MemoryDigest.Of(mem, ranges, pageTables));
 }
