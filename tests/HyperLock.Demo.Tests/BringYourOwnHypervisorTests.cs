@@ -162,4 +162,12 @@ public class BringYourOwnHypervisorTests
         var e = Assert.Throws<Cli.UsageException>(() => DemoCommand.Run(false, false, new StringWriter(), new StringWriter(), hypervisorPath: path));
         Assert.Equal($"{path}.manifest: no such file", e.Message);
     }
+
+    [Fact]
+    public void AnEndlessImageFileIsRefusedAtTheSizeLimit()
+    {
+        // /dev/zero reports length 0 and never ends: it used to be read whole (out of memory).
+        var e = Assert.Throws<Cli.UsageException>(() => DemoCommand.Run(false, false, new StringWriter(), new StringWriter(), hypervisorPath: "/dev/zero"));
+        Assert.Equal($"/dev/zero: larger than 0x{HypervisorImageFile.MaxCodeSize:x} bytes", e.Message);
+    }
 }

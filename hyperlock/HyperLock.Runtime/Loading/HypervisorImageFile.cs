@@ -115,7 +115,13 @@ public static class HypervisorImageFile
             var info = new FileInfo(path);
             if (!info.Exists) throw new ManifestFormatException($"{path}: no such file");
             if (info.Length > limit) throw new ManifestFormatException($"{path}: larger than 0x{limit:x} bytes");
-            return File.ReadAllBytes(path);
+            // Read at most limit + 1 bytes: a device or FIFO reports length 0 and may never end.
+            using var stream = File.OpenRead(path);
+            var bytes = new byte[limit + 1];
+            int total = 0, n;
+            while (total < bytes.Length && (n = stream.Read(bytes, total, bytes.Length - total)) > 0) total += n;
+            if (total > limit) throw new ManifestFormatException($"{path}: larger than 0x{limit:x} bytes");
+            return bytes.AsSpan(0, total).ToArray();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
