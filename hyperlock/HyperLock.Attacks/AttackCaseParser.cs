@@ -1,3 +1,6 @@
+using System.Text;
+using HyperLock.Verifier.Cli;
+
 namespace HyperLock.Attacks;
 
 /// <summary>
@@ -12,17 +15,15 @@ public static class AttackCaseParser
 
     public static AttackCase ParseFile(string path)
     {
+        if (!File.Exists(path)) throw new AttackFormatException($"{path}: no such file");
         string text;
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists) throw new AttackFormatException($"{path}: no such file");
-            if (info.Length > 1 << 20) throw new AttackFormatException($"{path}: larger than 1 MiB");
-            text = System.IO.File.ReadAllText(path);
+            text = Encoding.UTF8.GetString(InputFile.ReadAll(path, "attack case", 1 << 20)); // bounded: a device or FIFO may never end
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            throw new AttackFormatException($"{path}: {e.Message}");
+            throw new AttackFormatException(e.Message);
         }
         return Parse(text, path);
     }

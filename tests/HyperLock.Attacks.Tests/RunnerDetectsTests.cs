@@ -72,6 +72,14 @@ public class RunnerDetectsTests
     }
 
     [Fact]
+    public void AnEndlessCaseFileIsRefusedAtTheSizeLimit()
+    {
+        // /dev/zero reports length 0 and never ends: it used to be read whole (out of memory).
+        var e = Assert.Throws<UsageException>(() => AttackCommand.Run(["/dev/zero"], false, new StringWriter(), new StringWriter()));
+        Assert.Equal("/dev/zero: the attack case is larger than the 1 MiB limit", e.Message);
+    }
+
+    [Fact]
     public void HexCodeHasLabelsRelativeBranchesImmediatesAndBundlePadding()
     {
         var lines = new[] { "  start: 90 eb rel8(start)", "  imm16(0x1234) imm32(-2) {target32} .bundle", "  e9 rel32(start)" }

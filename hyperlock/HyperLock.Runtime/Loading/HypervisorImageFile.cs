@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using HyperLock.Abi;
+using HyperLock.Verifier.Cli;
 
 namespace HyperLock.Runtime.Loading;
 
@@ -93,8 +94,8 @@ public static class HypervisorImageFile
     public static HypervisorImage Read(string imagePath, string? manifestPath = null)
     {
         manifestPath ??= ManifestPathFor(imagePath);
-        byte[] code = ReadBytes(imagePath, MaxCodeSize);
-        string text = Encoding.UTF8.GetString(ReadBytes(manifestPath, 64 * 1024));
+        byte[] code = ReadBytes(imagePath, "hypervisor image", MaxCodeSize);
+        string text = Encoding.UTF8.GetString(ReadBytes(manifestPath, "manifest", 64 * 1024));
         if (code.Length == 0) throw new ManifestFormatException($"{imagePath}: the image is empty");
         return new HypervisorImage(code, ParseManifest(text, manifestPath));
     }
@@ -108,24 +109,16 @@ public static class HypervisorImageFile
         return manifestPath;
     }
 
-    private static byte[] ReadBytes(string path, long limit)
+    private static byte[] ReadBytes(string path, string what, long limit)
     {
+        if (!File.Exists(path)) throw new ManifestFormatException($"{path}: no such file");
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists) throw new ManifestFormatException($"{path}: no such file");
-            if (info.Length > limit) throw new ManifestFormatException($"{path}: larger than 0x{limit:x} bytes");
-            // Read at most limit + 1 bytes: a device or FIFO reports length 0 and may never end.
-            using var stream = File.OpenRead(path);
-            var bytes = new byte[limit + 1];
-            int total = 0, n;
-            while (total < bytes.Length && (n = stream.Read(bytes, total, bytes.Length - total)) > 0) total += n;
-            if (total > limit) throw new ManifestFormatException($"{path}: larger than 0x{limit:x} bytes");
-            return bytes.AsSpan(0, total).ToArray();
+            return InputFile.ReadAll(path, what, limit); // bounded: a device or FIFO may never end
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            throw new ManifestFormatException($"{path}: {e.Message}");
+            throw new ManifestFormatException(e.Message);
         }
     }
 
